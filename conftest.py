@@ -1,0 +1,45 @@
+"""Fixtures shared by tests/ and conformance/: real registry processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import ServerProcess, free_port
+
+
+@pytest.fixture(scope="session")
+def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One registry for the session; CAIS_TEST_REGISTRY points the suites at an external one."""
+    external = os.environ.get("CAIS_TEST_REGISTRY")
+    if external:
+        yield external.rstrip("/")
+        return
+    server = ServerProcess(tmp_path_factory.mktemp("registry") / "data", free_port()).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start dedicated registries (for restarts, kills, several workers); stopped at teardown."""
+    started: list[ServerProcess] = []
+
+    def start(
+        data_dir: Path | None = None,
+        port: int | None = None,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ServerProcess:
+        server = ServerProcess(data_dir or tmp_path / "data", port or free_port(), args or [], env or {})
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

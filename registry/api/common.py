@@ -1,0 +1,59 @@
+"""Small helpers shared by the /v2 handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from ..errors import OCIError, Problem
+from ..references import check_name
+
+T = TypeVar("T")
+
+
+def repository(request: Request) -> str:
+    return check_name(request.path_params["name"])
+
+
+async def blocking(fn: Callable[..., T], *args: object) -> T:
+    """Run a store call (database or disk) off the event loop."""
+    return await run_in_threadpool(fn, *args)
+
+
+def blob_url(name: str, digest: object) -> str:
+    return f"/v2/{name}/blobs/{digest}"
+
+
+def manifest_url(name: str, digest: object) -> str:
+    return f"/v2/{name}/manifests/{digest}"
+
+
+def upload_url(name: str, upload_id: str) -> str:
+    return f"/v2/{name}/blobs/uploads/{upload_id}"
+
+
+def page_size(request: Request, default: int, maximum: int) -> int:
+    """The `n` query parameter: a non-negative integer, capped at `maximum`."""
+    raw = request.query_params.get("n")
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise OCIError(Problem.PAGINATION_INVALID, detail={"n": raw[:50]})
+    return min(int(raw), maximum)
+
+
+def next_link(path: str, params: dict[str, str]) -> str:
+    return f'<{path}?{urlencode(params)}>; rel="next"'
+
+
+def content_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise OCIError(Problem.SIZE_INVALID, f"invalid Content-Length {raw[:50]!r}")
+    return int(raw)

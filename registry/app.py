@@ -1,0 +1,80 @@
+"""The application factory: each area contributes its routes and background workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp
+
+from storage.digest import DigestError
+from storage.drivers.base import StorageUnavailable
+from storage.errors import StoreError
+
+from . import logs
+from .api import base, blobs, manifests, ops, uploads
+from .config import Settings
+from .errors import OCIError, Problem, error_response
+from .middleware import RequestContext
+from .services import Services, open_services
+from .sweeper import sweep_uploads
+
+RESOLVED_CONFIG_ENV = "CAIS_RESOLVED_CONFIG"
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    problem = Problem.METHOD_NOT_ALLOWED if exc.status_code == 405 else Problem.NOT_FOUND
+    return error_response(request, OCIError(problem))
+
+
+def _disconnected(request: Request, exc: Exception) -> Response:
+    # Nobody is listening any more; the upload engine already saved what arrived.
+    return Response(status_code=400)
+
+
+def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
+    services = services or open_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper = asyncio.ensure_future(
+            sweep_uploads(services.uploads, settings.uploads.expire_after, settings.uploads.sweep_interval)
+        )
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            services.close()
+
+    routes = (
+        base.routes(services)
+        + uploads.routes(services)
+        + blobs.routes(services)
+        + manifests.routes(services)
+        + ops.routes(services)
+    )
+    handlers = {
+        OCIError: error_response,
+        StoreError: error_response,
+        DigestError: error_response,
+        StorageUnavailable: error_response,
+        HTTPException: _http_error,
+        ClientDisconnect: _disconnected,
+        Exception: error_response,
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    return RequestContext(app, log_access=settings.log.access)
+
+
+def app_from_env() -> ASGIApp:
+    """Entry point for uvicorn workers: `cais serve` hands the resolved settings over in JSON."""
+    settings = Settings.model_validate_json(os.environ[RESOLVED_CONFIG_ENV])
+    logs.setup(settings.log.level, settings.log.format)
+    return build_app(settings)

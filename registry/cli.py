@@ -1,0 +1,158 @@
+"""The `cais` command line."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import shutil
+import sys
+from typing import Any
+
+from . import config
+
+DESCRIPTION = """\
+Cais: an OCI container registry with ECR-style management.
+
+Every setting lives in one TOML file (--config) and can be overridden by an environment
+variable CAIS_<SECTION>__<KEY>, for example CAIS_SERVER__LISTEN=127.0.0.1:5000 or
+CAIS_UPLOADS__EXPIRE_AFTER=12h. Command-line flags override both.
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    parser.add_argument("--data-dir", metavar="DIR", help="where blobs and the database live (default ./cais-data)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cais", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the registry",
+        description="Run the registry (OCI distribution API on /v2/, /healthz, /metrics). Applies "
+        "pending database migrations first.",
+    )
+    _common(serve)
+    serve.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (default 127.0.0.1:5000)")
+    serve.add_argument("--workers", type=int, metavar="N", help="worker processes (default 1)")
+    serve.add_argument(
+        "--insecure-anonymous",
+        action="store_true",
+        default=None,
+        help="allow listening on a non-loopback address without authentication: anyone who can "
+        "reach the port can push and delete",
+    )
+
+    migrate = commands.add_parser(
+        "migrate", help="apply database migrations", description="Bring the metadata database schema up to date."
+    )
+    _common(migrate)
+
+    show = commands.add_parser(
+        "config",
+        help="print the effective configuration",
+        description="Print the configuration after merging defaults, the TOML file, CAIS_* variables "
+        "and flags, as JSON.",
+    )
+    _common(show)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    server: dict[str, Any] = {}
+    for flag, key in (("data_dir", "data_dir"), ("listen", "listen"), ("workers", "workers")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            server[key] = value
+    if getattr(args, "insecure_anonymous", None):
+        server["insecure_anonymous"] = True
+    return {"server": server} if server else {}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _migrate(settings: config.Settings) -> None:
+    from storage.metadata import migrate
+    from storage.metadata.engine import Database
+
+    db = Database(settings.metadata_url)
+    try:
+        migrate.upgrade(db)
+    finally:
+        db.dispose()
+
+
+def _serve(settings: config.Settings) -> int:
+    if not _is_loopback(settings.listen_host) and not settings.server.insecure_anonymous:
+        print(
+            f"cais: refusing to listen on {settings.server.listen}: authentication is not configured, so "
+            "anyone who can reach this address could push and delete images.\n"
+            "Listen on 127.0.0.1, or pass --insecure-anonymous if that is really what you want.",
+            file=sys.stderr,
+        )
+        return 2
+    os.makedirs(settings.data_dir, exist_ok=True)
+    _migrate(settings)
+    metrics_dir = os.path.join(settings.data_dir, "run", "metrics")
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    resolved = settings.model_copy(
+        update={"server": settings.server.model_copy(update={"data_dir": settings.data_dir})}
+    )
+    from .app import RESOLVED_CONFIG_ENV
+
+    os.environ[RESOLVED_CONFIG_ENV] = resolved.model_dump_json()
+    from . import logs
+
+    logs.setup(settings.log.level, settings.log.format)
+    import uvicorn
+
+    uvicorn.run(
+        "registry.app:app_from_env",
+        factory=True,
+        host=settings.listen_host,
+        port=settings.listen_port,
+        workers=settings.server.workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_keep_alive=75,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = config.load(args.config, _overrides(args))
+    except config.ConfigError as exc:
+        print(f"cais: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "migrate":
+        _migrate(settings)
+        print("cais: database schema is up to date")
+        return 0
+    print(json.dumps(settings.model_dump(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Configuration: one TOML file, every key overridable as CAIS_<SECTION>__<KEY>, validated at
+start with one error that lists every problem."""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal, cast
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZES = {"": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30}
+
+
+def _seconds(value: Any) -> Any:
+    """Accept 90, "90", "90s", "15m", "24h", "7d"."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
+        if not match:
+            raise ValueError("expected a duration such as 30s, 15m, 24h or 7d")
+        return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    return value
+
+
+def _bytes(value: Any) -> Any:
+    """Accept 4194304, "4MiB", "512k"."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", value)
+        if not match or match.group(2).lower() not in _SIZES:
+            raise ValueError("expected a size such as 4194304, 512KiB or 4MiB")
+        return int(match.group(1)) * _SIZES[match.group(2).lower()]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+Bytes = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    listen: str = Field("127.0.0.1:5000", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$")
+    workers: int = Field(1, ge=1, le=64)
+    data_dir: str = "./cais-data"
+    insecure_anonymous: bool = False
+
+
+class StorageSettings(_Section):
+    driver: Literal["filesystem"] = "filesystem"
+    root: str | None = None  # default: <data_dir>/blobs
+
+
+class MetadataSettings(_Section):
+    url: str | None = None  # default: sqlite:///<data_dir>/metadata.db
+
+
+class UploadSettings(_Section):
+    expire_after: Seconds = 86400.0
+    sweep_interval: Seconds = 600.0
+    lease: Seconds = 60.0
+    checkpoint_bytes: Bytes = 64 << 20
+    checkpoint_interval: Seconds = 5.0
+
+
+class ManifestSettings(_Section):
+    max_bytes: Bytes = 4 << 20
+    require_index_children: bool = True
+    cache_bytes: Bytes = 64 << 20
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "text"] = "json"
+    access: bool = True
+
+
+_toml_file: ContextVar[Path | None] = ContextVar("toml_file", default=None)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAIS_", env_nested_delimiter="__", extra="forbid")
+
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    metadata: MetadataSettings = MetadataSettings()
+    uploads: UploadSettings = UploadSettings()
+    manifests: ManifestSettings = ManifestSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_toml_file.get())
+
+    # -- derived ----------------------------------------------------------------------------
+    @property
+    def data_dir(self) -> str:
+        return os.path.abspath(self.server.data_dir)
+
+    @property
+    def blob_root(self) -> str:
+        return os.path.abspath(self.storage.root or os.path.join(self.data_dir, "blobs"))
+
+    @property
+    def metadata_url(self) -> str:
+        return self.metadata.url or f"sqlite:///{os.path.join(self.data_dir, 'metadata.db')}"
+
+    @property
+    def listen_host(self) -> str:
+        return self.server.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.server.listen.rsplit(":", 1)[1])
+
+
+class ConfigError(Exception):
+    """Every problem found in the configuration, one per line."""
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load(config_file: str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
+    """Defaults < TOML file < CAIS_* environment < command-line overrides."""
+    if config_file is not None and not os.path.isfile(config_file):
+        raise ConfigError(f"config file {config_file} does not exist")
+    token = _toml_file.set(Path(config_file) if config_file else None)
+    try:
+        return Settings(**cast(dict[str, Any], overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    finally:
+        _toml_file.reset(token)

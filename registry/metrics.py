@@ -1,0 +1,48 @@
+"""Prometheus metrics. With several workers, each writes its own files under
+PROMETHEUS_MULTIPROC_DIR (set by `cais serve`) and /metrics sums them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+
+REQUESTS = Counter("cais_http_requests_total", "HTTP requests served", ["route", "method", "status"])
+LATENCY = Histogram(
+    "cais_http_request_duration_seconds",
+    "Time to serve a request",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+BYTES_IN = Counter("cais_http_request_bytes_total", "Request body bytes received", ["route"])
+BYTES_OUT = Counter("cais_http_response_bytes_total", "Response body bytes sent", ["route"])
+UPLOADS = Gauge("cais_uploads_in_progress", "Upload requests streaming right now", multiprocess_mode="livesum")
+
+
+@contextmanager
+def uploading() -> Iterator[None]:
+    UPLOADS.inc()
+    try:
+        yield
+    finally:
+        UPLOADS.dec()
+
+
+def exposition() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(DEFAULT_REGISTRY)
+
+
+def observe(route: str, method: str, status: int, seconds: float, bytes_in: int, bytes_out: int) -> None:
+    REQUESTS.labels(route, method, str(status)).inc()
+    LATENCY.labels(route, method).observe(seconds)
+    if bytes_in:
+        BYTES_IN.labels(route).inc(bytes_in)
+    if bytes_out:
+        BYTES_OUT.labels(route).inc(bytes_out)

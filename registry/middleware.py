@@ -1,0 +1,80 @@
+"""The outermost layer: a request id, the API version header, access logs and metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import metrics
+from .logs import request_id
+
+access_log = logging.getLogger("cais.access")
+API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, log_access: bool = True) -> None:
+        self.app = app
+        self.log_access = log_access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _incoming_id(scope) or uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        state = {"status": 0, "in": 0, "out": 0}
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                state["in"] += len(message.get("body", b""))
+            return message
+
+        async def tagging_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers += [API_VERSION, (b"x-request-id", rid.encode())]
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                state["out"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tagging_send)
+        finally:
+            self._record(scope, state, time.perf_counter() - started)
+            request_id.reset(token)
+
+    def _record(self, scope: Scope, state: dict[str, int], seconds: float) -> None:
+        endpoint = scope.get("endpoint")
+        route = getattr(endpoint, "__name__", "unmatched")
+        metrics.observe(route, scope["method"], state["status"], seconds, state["in"], state["out"])
+        if self.log_access:
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": state["status"],
+                    "duration_ms": round(seconds * 1000, 3),
+                    "bytes_in": state["in"],
+                    "bytes_out": state["out"],
+                    "client": (scope.get("client") or ("", 0))[0],
+                },
+            )
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"x-request-id":
+            text: str = value.decode("latin-1")
+            if 0 < len(text) <= 64 and text.replace("-", "").isalnum():
+                return text
+    return None

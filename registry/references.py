@@ -1,0 +1,47 @@
+"""Repository names, tags and references as the OCI distribution spec defines them.
+
+Validation happens here, before anything reaches storage, so that path tricks (`..`, encoded
+dots, absolute paths, look-alike unicode) never get further than the router.
+"""
+
+from __future__ import annotations
+
+import re
+
+from storage.digest import Digest, DigestError
+
+from .errors import OCIError, Problem
+
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+MAX_NAME = 255
+
+
+def check_name(name: str) -> str:
+    if len(name) > MAX_NAME or not NAME_RE.match(name):
+        raise OCIError(Problem.NAME_INVALID, f"invalid repository name {name[:300]!r}", {"name": name[:300]})
+    return name
+
+
+def is_tag(text: str) -> bool:
+    return TAG_RE.match(text) is not None
+
+
+def check_tag(tag: str) -> str:
+    if not is_tag(tag):
+        raise OCIError(Problem.TAG_INVALID, f"invalid tag {tag[:200]!r}", {"tag": tag[:200]})
+    return tag
+
+
+def parse_digest(text: str) -> Digest:
+    try:
+        return Digest.parse(text)
+    except DigestError as exc:
+        problem = Problem.UNSUPPORTED if exc.unsupported else Problem.DIGEST_INVALID
+        raise OCIError(problem, str(exc), {"digest": text[:300]}) from None
+
+
+def parse_reference(text: str) -> str | Digest:
+    """A manifest reference: a digest if it has a colon, else a tag."""
+    return parse_digest(text) if ":" in text else check_tag(text)

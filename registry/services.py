@@ -1,0 +1,49 @@
+"""The stores the HTTP layer uses, opened once per process from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.blobstore import BlobStore
+from storage.drivers import open_driver
+from storage.drivers.base import Driver
+from storage.manifest_store import ManifestStore
+from storage.metadata.engine import Database
+from storage.uploads import UploadPolicy, Uploads
+
+from .config import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    driver: Driver
+    blobs: BlobStore
+    uploads: Uploads
+    manifests: ManifestStore
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_services(settings: Settings) -> Services:
+    db = Database(settings.metadata_url)
+    driver = open_driver(settings.storage.driver, root=settings.blob_root)
+    policy = UploadPolicy(
+        lease_seconds=settings.uploads.lease,
+        checkpoint_bytes=settings.uploads.checkpoint_bytes,
+        checkpoint_seconds=settings.uploads.checkpoint_interval,
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        driver=driver,
+        blobs=BlobStore(db, driver),
+        uploads=Uploads(db, driver, policy),
+        manifests=ManifestStore(
+            db,
+            require_index_children=settings.manifests.require_index_children,
+            cache_bytes=settings.manifests.cache_bytes,
+        ),
+    )

@@ -1,0 +1,19 @@
+"""Blob storage drivers behind one interface (base.Driver)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Driver
+
+
+def open_driver(kind: str, **options: Any) -> Driver:
+    if kind == "filesystem":
+        from .filesystem import FilesystemDriver
+
+        return FilesystemDriver(options["root"])
+    if kind == "memory":
+        from .memory import MemoryDriver
+
+        return MemoryDriver()
+    raise ValueError(f"unknown storage driver {kind!r}")

@@ -1,0 +1,80 @@
+"""The seam between the registry and where bytes live.
+
+A driver deals only in keys and bytes. Every method is synchronous and may block: callers run
+them in worker threads. Uploads are driver-specific (a file appended in place, an S3 multipart
+upload...), so the driver hands back an opaque JSON-able ``state`` that the metadata store keeps
+with the upload session, letting any process continue the upload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+UploadState = dict[str, Any]
+
+
+class NotFound(KeyError):
+    """The key does not exist."""
+
+
+class StorageUnavailable(RuntimeError):
+    """The backend failed in a way that retrying later may fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    size: int
+
+
+class UploadWriter(Protocol):
+    def write(self, data: bytes) -> None:
+        """Append bytes after everything written so far."""
+
+    def flush(self) -> UploadState:
+        """Make everything written durable and return the state that resumes after it."""
+
+    def close(self) -> None:
+        """Release resources; unflushed bytes may be lost."""
+
+
+class Driver(Protocol):
+    #: The smallest PATCH chunk the backend can take without buffering, announced to clients.
+    min_chunk: int
+
+    def stat(self, key: str) -> Stat:
+        """Size of the object, or NotFound."""
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Bytes [start, end) of the object (end None: to the end), in large blocks."""
+
+    def local_path(self, key: str) -> str | None:
+        """A filesystem path to serve the object with sendfile, when the driver has one."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Write a whole object atomically: readers see all of it or nothing."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing key is not an error."""
+
+    def list(self, prefix: str, after: str = "", limit: int = 1000) -> list[str]:
+        """Keys under prefix, sorted, strictly after `after`."""
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str | None:
+        """A URL that serves the object directly, or None where unsupported."""
+
+    def upload_begin(self, upload_id: str) -> UploadState:
+        """Start an empty upload."""
+
+    def upload_writer(self, state: UploadState, offset: int) -> UploadWriter:
+        """A writer appending at `offset`; bytes stored beyond it by a lost writer are dropped."""
+
+    def upload_read(self, state: UploadState, size: int) -> Iterator[bytes]:
+        """The first `size` bytes of an upload (to rehash when a hash state is unusable)."""
+
+    def upload_commit(self, state: UploadState, size: int, key: str) -> None:
+        """Move the first `size` bytes of the upload to `key`, durably, and drop the upload."""
+
+    def upload_abort(self, state: UploadState) -> None:
+        """Drop the upload and its bytes; unknown uploads are not an error."""

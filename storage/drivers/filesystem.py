@@ -1,0 +1,158 @@
+"""Blobs as files under one directory: temp file + fsync + rename, so readers never see a
+partial object, and uploads are files appended in place then renamed into the blob tree."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from .. import keys
+from .base import NotFound, Stat, UploadState
+
+READ_BLOCK = 1 << 20
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileWriter:
+    def __init__(self, path: str, offset: int) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        os.ftruncate(self._fd, offset)
+        os.lseek(self._fd, offset, os.SEEK_SET)
+        self._path = path
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+    def flush(self) -> UploadState:
+        os.fsync(self._fd)
+        return {}
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class FilesystemDriver:
+    min_chunk = 0
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+        os.makedirs(self.root, exist_ok=True)
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, *key.split("/"))
+
+    def stat(self, key: str) -> Stat:
+        try:
+            return Stat(os.stat(self._path(key)).st_size)
+        except FileNotFoundError:
+            raise NotFound(key) from None
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        try:
+            f = open(self._path(key), "rb")  # noqa: SIM115 - closed by the generator
+        except FileNotFoundError:
+            raise NotFound(key) from None
+        return self._read_file(f, start, end)
+
+    @staticmethod
+    def _read_file(f: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
+        with f:
+            f.seek(start)
+            remaining = None if end is None else end - start
+            while remaining is None or remaining > 0:
+                size = READ_BLOCK if remaining is None else min(READ_BLOCK, remaining)
+                block = f.read(size)
+                if not block:
+                    return
+                if remaining is not None:
+                    remaining -= len(block)
+                yield block
+
+    def local_path(self, key: str) -> str | None:
+        return self._path(key)
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(directory)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(key))
+
+    def list(self, prefix: str, after: str = "", limit: int = 1000) -> list[str]:
+        found: list[str] = []
+        base = self._path(prefix.rstrip("/")) if prefix else self.root
+        for key in self._walk(base, prefix.rstrip("/")):
+            if key > after:
+                found.append(key)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _walk(self, path: str, key: str) -> Iterator[str]:
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            child = f"{key}/{entry.name}" if key else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._walk(entry.path, child)
+            elif ".tmp-" not in entry.name:
+                yield child
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str | None:
+        return None
+
+    def upload_begin(self, upload_id: str) -> UploadState:
+        key = keys.upload_prefix(upload_id) + "data"
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "wb").close()
+        return {"key": key}
+
+    def upload_writer(self, state: UploadState, offset: int) -> FileWriter:
+        return FileWriter(self._path(state["key"]), offset)
+
+    def upload_read(self, state: UploadState, size: int) -> Iterator[bytes]:
+        return self.read(state["key"], 0, size)
+
+    def upload_commit(self, state: UploadState, size: int, key: str) -> None:
+        src = self._path(state["key"])
+        with open(src, "r+b") as f:
+            f.truncate(size)
+            os.fsync(f.fileno())
+        dest = self._path(key)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.replace(src, dest)
+        _fsync_dir(os.path.dirname(dest))
+        self._remove_upload_dir(state)
+
+    def upload_abort(self, state: UploadState) -> None:
+        self.delete(state["key"])
+        self._remove_upload_dir(state)
+
+    def _remove_upload_dir(self, state: UploadState) -> None:
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(self._path(state["key"])))

@@ -1,0 +1,27 @@
+"""Repository rows: created on first push, listed by the catalog."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Connection, insert, select
+
+from .schema import repositories
+
+
+def find(conn: Connection, name: str) -> int | None:
+    return conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar()
+
+
+def ensure(conn: Connection, name: str) -> int:
+    """The repository's id, creating it on first use (inside the caller's write transaction)."""
+    found = find(conn, name)
+    if found is not None:
+        return found
+    result = conn.execute(insert(repositories).values(name=name, created_at=time.time()))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def names(conn: Connection, after: str, limit: int) -> list[str]:
+    query = select(repositories.c.name).where(repositories.c.name > after)
+    return list(conn.execute(query.order_by(repositories.c.name).limit(limit)).scalars())

@@ -1,0 +1,136 @@
+"""The metadata schema: one definition for SQLite and PostgreSQL (migrations derive from it).
+
+Times are UNIX seconds as floats: the same on both databases and cheap to compare.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+NAME = String(255)
+DIGEST = String(200)
+
+metadata = MetaData()
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+repository_blobs = Table(
+    "repository_blobs",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", DIGEST, ForeignKey("blobs.digest"), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_repository_blobs_digest", "digest"),
+)
+
+# Manifest bytes are immutable and shared by every repository holding the same digest.
+manifest_bodies = Table(
+    "manifest_bodies",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("media_type", String(255), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+)
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", DIGEST, ForeignKey("manifest_bodies.digest"), primary_key=True),
+    Column("media_type", String(255), nullable=False),
+    Column("artifact_type", String(255)),
+    Column("subject", DIGEST),
+    Column("config_digest", DIGEST),
+    Column("size", BigInteger, nullable=False),
+    Column("annotations", Text),
+    Column("pushed_at", Float, nullable=False),
+    Column("pulled_at", Float),
+    Index("ix_manifests_subject", "repository_id", "subject"),
+)
+
+# What each manifest needs: blobs (config, layers) and child manifests (index entries).
+manifest_references = Table(
+    "manifest_references",
+    metadata,
+    Column("repository_id", Integer, primary_key=True),
+    Column("digest", DIGEST, primary_key=True),
+    Column("child", DIGEST, primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Index("ix_manifest_references_child", "repository_id", "child"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("digest", DIGEST, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_tags_digest", "repository_id", "digest"),
+)
+
+tag_history = Table(
+    "tag_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("repository_id", Integer, nullable=False),
+    Column("tag", String(128), nullable=False),
+    Column("digest", DIGEST),
+    Column("previous", DIGEST),
+    Column("at", Float, nullable=False),
+    Index("ix_tag_history_tag", "repository_id", "tag"),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("repository", NAME, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("algorithm", String(16), nullable=False),
+    Column("hash_state", LargeBinary),
+    Column("driver_state", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("lease_token", String(64)),
+    Column("lease_expires", Float),
+    Index("ix_uploads_updated_at", "updated_at"),
+)
+
+# The transactional outbox: written in the same transaction as the change it announces.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("repository", NAME),
+    Column("payload", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

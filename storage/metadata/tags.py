@@ -1,0 +1,63 @@
+"""Tags: a mutable name -> digest map per repository, with an append-only history."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from .schema import repositories, tag_history, tags
+
+
+def resolve(conn: Connection, repository: str, tag: str) -> str | None:
+    query = (
+        select(tags.c.digest)
+        .join(repositories, repositories.c.id == tags.c.repository_id)
+        .where(repositories.c.name == repository, tags.c.name == tag)
+    )
+    return conn.execute(query).scalar()
+
+
+def _current(conn: Connection, repository_id: int, tag: str) -> str | None:
+    query = select(tags.c.digest).where(tags.c.repository_id == repository_id, tags.c.name == tag)
+    return conn.execute(query.with_for_update()).scalar()
+
+
+def _history(conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None) -> None:
+    row = {"repository_id": repository_id, "tag": tag, "digest": digest, "previous": previous, "at": time.time()}
+    conn.execute(insert(tag_history).values(**row))
+
+
+def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | None:
+    """Point `tag` at `digest`; returns the digest it pointed to before (None if new)."""
+    previous = _current(conn, repository_id, tag)
+    if previous == digest:
+        return previous
+    now = time.time()
+    if previous is None:
+        conn.execute(insert(tags).values(repository_id=repository_id, name=tag, digest=digest, updated_at=now))
+    else:
+        where = (tags.c.repository_id == repository_id) & (tags.c.name == tag)
+        conn.execute(update(tags).where(where).values(digest=digest, updated_at=now))
+    _history(conn, repository_id, tag, digest, previous)
+    return previous
+
+
+def remove(conn: Connection, repository_id: int, tag: str) -> str | None:
+    """Delete the tag; returns the digest it pointed to, None if there was no such tag."""
+    previous = _current(conn, repository_id, tag)
+    if previous is None:
+        return None
+    conn.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag))
+    _history(conn, repository_id, tag, None, previous)
+    return previous
+
+
+def pointing_to(conn: Connection, repository_id: int, digest: str) -> list[str]:
+    query = select(tags.c.name).where(tags.c.repository_id == repository_id, tags.c.digest == digest)
+    return list(conn.execute(query.order_by(tags.c.name)).scalars())
+
+
+def page(conn: Connection, repository_id: int, after: str, limit: int) -> list[str]:
+    query = select(tags.c.name).where(tags.c.repository_id == repository_id, tags.c.name > after)
+    return list(conn.execute(query.order_by(tags.c.name).limit(limit)).scalars())

@@ -1,0 +1,293 @@
+"""Blob upload sessions: bytes are hashed and written as they arrive, progress is saved with
+the session (offset, hash state, driver handle) so that any process can continue it, and a blob
+becomes visible only once its digest is verified and its bytes are durable.
+
+One request at a time writes to a session: it takes a lease in the database, renews it as it
+goes, and gives it back when done. If a process dies, its lease runs out and the session can be
+resumed from its last checkpoint (bytes after it are dropped, and the client is told the offset).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from . import keys
+from .digest import Digest
+from .drivers.base import Driver, NotFound
+from .errors import BlobUnknown, DigestMismatch, UploadBusy, UploadOutOfOrder, UploadSizeInvalid, UploadUnknown
+from .hashing import Hasher
+from .metadata import blobs as blob_rows
+from .metadata import repositories
+from .metadata import uploads as rows
+from .metadata.engine import Database
+from .metadata.uploads import UploadRow
+
+BLOCK = 4 << 20
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPolicy:
+    lease_seconds: float = 60.0
+    checkpoint_bytes: int = 64 << 20
+    checkpoint_seconds: float = 5.0
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
+async def _blocks(body: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    """Regroup a request body into large blocks: fewer thread hops, larger writes. When the
+    body fails (a client disconnects), what arrived before is still handed on, then the error."""
+    pending: list[bytes] = []
+    held = 0
+    try:
+        async for chunk in body:
+            if not chunk:
+                continue
+            pending.append(chunk)
+            held += len(chunk)
+            if held >= size:
+                yield b"".join(pending)
+                pending, held = [], 0
+    except Exception:
+        if pending:
+            yield b"".join(pending)
+        raise
+    if pending:
+        yield b"".join(pending)
+
+
+class _Session:
+    """A session being written by this request, between taking and giving back its lease."""
+
+    def __init__(self, owner: Uploads, row: UploadRow, token: str) -> None:
+        self.owner, self.row, self.token = owner, row, token
+        self.offset = row.offset
+        self.state = dict(row.driver_state)
+        self.hasher = Hasher.restore(row.algorithm, row.hash_state) or self._rehash(row.algorithm)
+        self.writer = owner.driver.upload_writer(self.state, self.offset)
+        self._unsaved = 0
+        self._saved_at = time.monotonic()
+        self._lease_until = time.monotonic() + owner.policy.lease_seconds / 2
+
+    def _rehash(self, algorithm: str) -> Hasher:
+        hasher = Hasher(algorithm)
+        for block in self.owner.driver.upload_read(self.state, self.offset):
+            hasher.update(block)
+        return hasher
+
+    def write(self, block: bytes) -> None:
+        if time.monotonic() > self._lease_until:
+            self.save(keep_lease=True)
+        self.writer.write(block)
+        self.hasher.update(block)
+        self.offset += len(block)
+        self._unsaved += len(block)
+        policy = self.owner.policy
+        if self._unsaved >= policy.checkpoint_bytes or time.monotonic() - self._saved_at > policy.checkpoint_seconds:
+            self.save(keep_lease=True)
+
+    def save(self, keep_lease: bool) -> None:
+        """Make the bytes durable, then record offset and hash state (in that order)."""
+        self.state.update(self.writer.flush())
+        lease = self.owner.policy.lease_seconds if keep_lease else None
+        with self.owner.db.write() as conn:
+            kept = rows.checkpoint(conn, self.row.id, self.token, self.offset, self.hasher.state(), self.state, lease)
+        if not kept:
+            raise UploadBusy("the upload was taken over by another request")
+        self._unsaved = 0
+        self._saved_at = time.monotonic()
+        self._lease_until = time.monotonic() + self.owner.policy.lease_seconds / 2
+
+    def digest_matches(self, digest: Digest) -> bool:
+        if digest.algorithm == self.hasher.algorithm:
+            return self.hasher.hexdigest() == digest.hex
+        other = Hasher(digest.algorithm)
+        for block in self.owner.driver.upload_read(self.state, self.offset):
+            other.update(block)
+        return other.hexdigest() == digest.hex
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Uploads:
+    def __init__(self, db: Database, driver: Driver, policy: UploadPolicy | None = None) -> None:
+        self.db = db
+        self.driver = driver
+        self.policy = policy or UploadPolicy()
+
+    # -- sessions ---------------------------------------------------------------------------
+    def begin(self, repository: str) -> UploadRow:
+        upload_id = str(uuid.uuid4())
+        state = self.driver.upload_begin(upload_id)
+        with self.db.write() as conn:
+            rows.create(conn, upload_id, repository, "sha256", state)
+            row = rows.get(conn, upload_id)
+        assert row is not None
+        return row
+
+    def status(self, repository: str, upload_id: str) -> UploadRow:
+        with self.db.read() as conn:
+            row = rows.get(conn, upload_id)
+        if row is None or row.repository != repository:
+            raise UploadUnknown(f"upload {upload_id} unknown", {"upload": upload_id})
+        return row
+
+    def cancel(self, repository: str, upload_id: str) -> None:
+        row = self.status(repository, upload_id)
+        with self.db.write() as conn:
+            rows.remove(conn, upload_id)
+        self.driver.upload_abort(row.driver_state)
+
+    def expire(self, max_age_seconds: float) -> int:
+        """Remove sessions idle for longer than max_age_seconds and their bytes."""
+        removed = 0
+        with self.db.read() as conn:
+            candidates = rows.stale(conn, time.time() - max_age_seconds)
+        for row in candidates:
+            with self.db.write() as conn:
+                gone = rows.remove_if_unchanged(conn, row)
+            if gone:
+                self.driver.upload_abort(row.driver_state)
+                removed += 1
+        return removed
+
+    def _open(self, repository: str, upload_id: str, start: int | None) -> _Session:
+        token = uuid.uuid4().hex
+        with self.db.write() as conn:
+            row = rows.get(conn, upload_id, lock=True)
+            if row is None or row.repository != repository:
+                raise UploadUnknown(f"upload {upload_id} unknown", {"upload": upload_id})
+            if start is not None and start != row.offset:
+                raise UploadOutOfOrder(f"chunk starts at {start} but the upload holds {row.offset} bytes", row.offset)
+            if not rows.take_lease(conn, upload_id, token, self.policy.lease_seconds):
+                raise UploadBusy("another request is writing to this upload")
+        try:
+            return _Session(self, row, token)
+        except BaseException:
+            self._release(upload_id, token, row)
+            raise
+
+    def _release(self, upload_id: str, token: str, row: UploadRow) -> None:
+        with self.db.write() as conn:
+            rows.checkpoint(conn, upload_id, token, row.offset, row.hash_state, row.driver_state, None)
+
+    # -- streaming --------------------------------------------------------------------------
+    async def _receive(self, session: _Session, body: AsyncIterator[bytes], length: int | None) -> None:
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Future[None] | None = None
+        received = 0
+        try:
+            async for block in _blocks(body, BLOCK):
+                received += len(block)
+                if length is not None and received > length:
+                    raise UploadSizeInvalid(f"body is longer than the declared {length} bytes")
+                if pending is not None:
+                    await pending
+                pending = loop.run_in_executor(None, session.write, block)
+            if pending is not None:
+                await pending
+                pending = None
+            if length is not None and received != length:
+                raise UploadSizeInvalid(f"body has {received} bytes, {length} were declared")
+        except BaseException:
+            if pending is not None:  # let the write in flight land before the session is saved
+                with contextlib.suppress(Exception):
+                    await pending
+            raise
+
+    async def append(
+        self, repository: str, upload_id: str, body: AsyncIterator[bytes], start: int | None, length: int | None
+    ) -> int:
+        """Append a chunk; returns the new size. Bytes received before a failure are kept."""
+        session = await _in_thread(self._open, repository, upload_id, start)
+        try:
+            await self._receive(session, body, length)
+        finally:
+            await _in_thread(self._finish_writing, session)
+        return session.offset
+
+    def _finish_writing(self, session: _Session) -> None:
+        try:
+            session.save(keep_lease=False)
+        finally:
+            session.close()
+
+    async def complete(
+        self,
+        repository: str,
+        upload_id: str,
+        digest: Digest,
+        body: AsyncIterator[bytes],
+        start: int | None,
+        length: int | None,
+    ) -> int:
+        """Append the last chunk (if any), verify the digest and publish the blob; returns its size."""
+        session = await _in_thread(self._open, repository, upload_id, start)
+        try:
+            await self._receive(session, body, length)
+        except BaseException:
+            await _in_thread(self._finish_writing, session)
+            raise
+        return await _in_thread(self._publish, session, repository, digest)
+
+    def _publish(self, session: _Session, repository: str, digest: Digest) -> int:
+        try:
+            session.state.update(session.writer.flush())
+            if not session.digest_matches(digest):
+                session.save(keep_lease=False)
+                raise DigestMismatch(f"uploaded content does not match digest {digest}", {"digest": str(digest)})
+        finally:
+            session.close()
+        size = session.offset
+        key = keys.blob_key(digest)
+        if self._stored_size(str(digest), key) == size:
+            self.driver.upload_abort(session.state)
+        else:
+            self.driver.upload_commit(session.state, size, key)
+        with self.db.write() as conn:
+            blob_rows.record(conn, str(digest), size)
+            blob_rows.link(conn, repositories.ensure(conn, repository), str(digest))
+            rows.remove(conn, session.row.id)
+        return size
+
+    def _stored_size(self, digest: str, key: str) -> int | None:
+        with self.db.read() as conn:
+            if blob_rows.size(conn, digest) is None:
+                return None
+        try:
+            return self.driver.stat(key).size
+        except NotFound:
+            return None
+
+    # -- shortcuts --------------------------------------------------------------------------
+    async def upload_whole(
+        self, repository: str, digest: Digest, body: AsyncIterator[bytes], length: int | None
+    ) -> int:
+        """A single-request upload (POST with ?digest=)."""
+        row = await _in_thread(self.begin, repository)
+        try:
+            return await self.complete(repository, row.id, digest, body, None, length)
+        except BaseException:
+            await _in_thread(self.cancel, repository, row.id)
+            raise
+
+    def mount(self, repository: str, digest: Digest, source: str) -> int:
+        """Link a blob of `source` into `repository` without copying; BlobUnknown if it can't."""
+        with self.db.write() as conn:
+            size = blob_rows.linked_size(conn, source, str(digest))
+            if size is None:
+                raise BlobUnknown(f"blob {digest} unknown to {source}")
+            blob_rows.link(conn, repositories.ensure(conn, repository), str(digest))
+        return size

@@ -1,0 +1,168 @@
+"""The upload engine against a real SQLite database and each driver."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage.blobstore import BlobStore
+from storage.digest import Digest
+from storage.drivers.base import Driver
+from storage.errors import BlobUnknown, DigestMismatch, UploadBusy, UploadOutOfOrder, UploadUnknown
+from storage.metadata import uploads as upload_rows
+from storage.metadata.engine import Database
+from storage.uploads import UploadPolicy, Uploads
+
+
+async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+class Boom(Exception):
+    pass
+
+
+async def failing(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+    raise Boom
+
+
+def digest(data: bytes) -> Digest:
+    return Digest("sha256", hashlib.sha256(data).hexdigest())
+
+
+def test_chunks_then_complete(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    data = os.urandom(9 << 20)
+    row = uploads.begin("repo")
+    assert asyncio.run(uploads.append("repo", row.id, chunks(data[:5000]), 0, 5000)) == 5000
+    with pytest.raises(UploadOutOfOrder) as info:
+        asyncio.run(uploads.append("repo", row.id, chunks(b"x"), 0, 1))
+    assert info.value.offset == 5000
+    size = asyncio.run(uploads.complete("repo", row.id, digest(data), chunks(data[5000:]), 5000, None))
+    assert size == len(data)
+    location = BlobStore(db, driver).locate("repo", digest(data))
+    assert b"".join(driver.read(location.key)) == data
+    with pytest.raises(UploadUnknown):
+        uploads.status("repo", row.id)
+
+
+def test_a_new_process_resumes_with_the_saved_hash_state(db: Database, driver: Driver) -> None:
+    data = os.urandom(100_000)
+    first = Uploads(db, driver)
+    row = first.begin("repo")
+    asyncio.run(first.append("repo", row.id, chunks(data[:60_000]), None, None))
+    saved = first.status("repo", row.id)
+    assert saved.offset == 60_000 and saved.hash_state is not None
+    second = Uploads(db, driver)
+    asyncio.run(second.complete("repo", row.id, digest(data), chunks(data[60_000:]), 60_000, None))
+    assert BlobStore(db, driver).locate("repo", digest(data)).size == len(data)
+
+
+def test_unusable_hash_state_is_rebuilt_from_the_bytes(db: Database, driver: Driver) -> None:
+    data = os.urandom(50_000)
+    uploads = Uploads(db, driver)
+    row = uploads.begin("repo")
+    asyncio.run(uploads.append("repo", row.id, chunks(data[:20_000]), None, None))
+    with db.write() as conn:
+        conn.execute(upload_rows.uploads.update().values(hash_state=b"foreign"))
+    asyncio.run(uploads.complete("repo", row.id, digest(data), chunks(data[20_000:]), None, None))
+    assert BlobStore(db, driver).locate("repo", digest(data)).size == len(data)
+
+
+def test_bytes_received_before_a_disconnect_are_kept(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    row = uploads.begin("repo")
+    with pytest.raises(Boom):
+        asyncio.run(uploads.append("repo", row.id, failing(b"a" * 1000, b"b" * 1000), None, None))
+    assert uploads.status("repo", row.id).offset == 2000
+    data = b"a" * 1000 + b"b" * 1000 + b"c"
+    asyncio.run(uploads.complete("repo", row.id, digest(data), chunks(b"c"), 2000, 1))
+
+
+def test_wrong_digest_publishes_nothing_and_keeps_the_session(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    row = uploads.begin("repo")
+    with pytest.raises(DigestMismatch):
+        asyncio.run(uploads.complete("repo", row.id, digest(b"other"), chunks(b"data"), None, None))
+    with pytest.raises(BlobUnknown):
+        BlobStore(db, driver).locate("repo", digest(b"data"))
+    assert uploads.status("repo", row.id).offset == 4
+
+
+def test_sha512_is_verified_by_rehashing(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    data = os.urandom(10_000)
+    wanted = Digest("sha512", hashlib.sha512(data).hexdigest())
+    asyncio.run(uploads.upload_whole("repo", wanted, chunks(data), len(data)))
+    assert BlobStore(db, driver).locate("repo", wanted).size == len(data)
+
+
+def test_one_writer_at_a_time(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver, UploadPolicy(lease_seconds=60))
+    row = uploads.begin("repo")
+    with db.write() as conn:
+        assert upload_rows.take_lease(conn, row.id, "someone-else", 60)
+    with pytest.raises(UploadBusy):
+        asyncio.run(uploads.append("repo", row.id, chunks(b"x"), None, None))
+
+
+def test_an_expired_lease_can_be_taken_over(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    row = uploads.begin("repo")
+    with db.write() as conn:
+        assert upload_rows.take_lease(conn, row.id, "dead-writer", -1)
+    assert asyncio.run(uploads.append("repo", row.id, chunks(b"x"), None, None)) == 1
+
+
+def test_wrong_repository_and_unknown_upload(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    row = uploads.begin("repo")
+    with pytest.raises(UploadUnknown):
+        uploads.status("other", row.id)
+    with pytest.raises(UploadUnknown):
+        asyncio.run(uploads.append("repo", "nope", chunks(b"x"), None, None))
+
+
+def test_expire_removes_idle_sessions_and_bytes(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    idle = uploads.begin("repo")
+    asyncio.run(uploads.append("repo", idle.id, chunks(b"stale"), None, None))
+    assert uploads.expire(max_age_seconds=3600) == 0
+    assert uploads.expire(max_age_seconds=-1) == 1
+    with pytest.raises(UploadUnknown):
+        uploads.status("repo", idle.id)
+    assert driver.list("uploads/") == []
+
+
+def test_cancel(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    row = uploads.begin("repo")
+    uploads.cancel("repo", row.id)
+    with pytest.raises(UploadUnknown):
+        uploads.cancel("repo", row.id)
+
+
+def test_same_blob_twice_is_stored_once(db: Database, driver: Driver, tmp_path: Path) -> None:
+    uploads = Uploads(db, driver)
+    data = os.urandom(1000)
+    asyncio.run(uploads.upload_whole("a", digest(data), chunks(data), None))
+    asyncio.run(uploads.upload_whole("b", digest(data), chunks(data), None))
+    assert len(driver.list("blobs/")) == 1
+    assert driver.list("uploads/") == []
+
+
+def test_mount_requires_the_source_to_hold_the_blob(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    data = b"mounted"
+    asyncio.run(uploads.upload_whole("src", digest(data), chunks(data), None))
+    assert uploads.mount("dst", digest(data), "src") == len(data)
+    with pytest.raises(BlobUnknown):
+        uploads.mount("dst", digest(b"absent"), "src")

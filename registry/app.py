@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from storage.digest import DigestError
@@ -19,6 +20,8 @@ from storage.errors import StoreError
 
 from . import logs
 from .api import base, blobs, manifests, ops, uploads
+from .auth import token_endpoint
+from .auth.gate import need_of
 from .config import Settings
 from .errors import OCIError, Problem, error_response
 from .middleware import RequestContext
@@ -37,6 +40,13 @@ def _http_error(request: Request, exc: Exception) -> Response:
 def _disconnected(request: Request, exc: Exception) -> Response:
     # Nobody is listening any more; the upload engine already saved what arrived.
     return Response(status_code=400)
+
+
+def _check_guarded(routes: list[Route]) -> None:
+    """Fail closed: a route that does not declare what it needs would be open to anyone."""
+    unguarded = [route.path for route in routes if need_of(route.endpoint) is None]
+    if unguarded:
+        raise RuntimeError(f"routes without an access declaration: {unguarded}")
 
 
 def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
@@ -59,7 +69,9 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + blobs.routes(services)
         + manifests.routes(services)
         + ops.routes(services)
+        + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )
+    _check_guarded(routes)
     handlers = {
         OCIError: error_response,
         StoreError: error_response,

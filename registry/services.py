@@ -11,6 +11,8 @@ from storage.manifest_store import ManifestStore
 from storage.metadata.engine import Database
 from storage.uploads import UploadPolicy, Uploads
 
+from .auth.authority import Authority, open_authority
+from .auth.gate import Guard
 from .config import Settings
 
 
@@ -22,6 +24,8 @@ class Services:
     blobs: BlobStore
     uploads: Uploads
     manifests: ManifestStore
+    guard: Guard
+    authority: Authority | None
 
     def close(self) -> None:
         self.db.dispose()
@@ -35,6 +39,7 @@ def open_services(settings: Settings) -> Services:
         checkpoint_bytes=settings.uploads.checkpoint_bytes,
         checkpoint_seconds=settings.uploads.checkpoint_interval,
     )
+    authority = open_authority(settings, db) if settings.auth.enabled else None
     return Services(
         settings=settings,
         db=db,
@@ -46,4 +51,6 @@ def open_services(settings: Settings) -> Services:
             require_index_children=settings.manifests.require_index_children,
             cache_bytes=settings.manifests.cache_bytes,
         ),
+        guard=Guard(authority),
+        authority=authority,
     )

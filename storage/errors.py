@@ -61,3 +61,11 @@ class ManifestBlobUnknown(StoreError):
 
 class ManifestTooLarge(StoreError):
     pass
+
+
+class AccountExists(StoreError):
+    """A user, robot or group of that name already exists."""
+
+
+class AccountUnknown(StoreError):
+    """No user, robot or group of that name (and kind)."""

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.auth import AUTH_ENV, AuthRegistry
-from tests.support.server import ServerProcess, free_port
+from tests.support.auth import AuthRegistry, running_auth_registry
 
 BUSYBOX_IMAGE = "cais-test/busybox:1"
 APPLETS = ("sh", "echo", "cat", "ls", "true")
@@ -127,12 +126,8 @@ def busybox_archive(dockerd: dict[str, str], busybox_image: str, tmp_path_factor
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRegistry]:
     """A registry with authentication for one module of real-client runs."""
-    env = {**AUTH_ENV, "CAIS_AUTH__FAILURE_LIMIT": "100000"}
-    server = ServerProcess(tmp_path_factory.mktemp("clients") / "data", free_port(), env=env).start()
-    try:
-        yield AuthRegistry(server)
-    finally:
-        server.stop()
+    with running_auth_registry(tmp_path_factory.mktemp("clients")) as registry:
+        yield registry
 
 
 def host_of(registry: AuthRegistry) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import httpx
 
 from conformance.client import Registry
 
-from .server import CAIS, ServerProcess
+from .server import CAIS, ServerProcess, free_port
 
 AUTH_ENV = {"CAIS_AUTH__ENABLED": "true"}
 PASSWORD = "correct horse battery"
@@ -80,3 +82,15 @@ class AuthRegistry:
 
     def as_token(self, credentials: tuple[str, str] | None, *scopes: str) -> Registry:
         return self.bearer(self.token(credentials, *scopes)["token"])
+
+
+@contextmanager
+def running_auth_registry(directory: Path) -> Iterator[AuthRegistry]:
+    """A registry with authentication whose failed logins are not limited (tests that check the
+    limit start their own): tests sharing it use their own names."""
+    env = {**AUTH_ENV, "CAIS_AUTH__FAILURE_LIMIT": "100000"}
+    server = ServerProcess(directory / "data", free_port(), env=env).start()
+    try:
+        yield AuthRegistry(server)
+    finally:
+        server.stop()

@@ -15,7 +15,6 @@ Answers, as the token specification and CNCF Distribution give them:
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import re
 import weakref
@@ -98,7 +97,7 @@ def client_address(request: Request) -> str:
 def basic_credentials(value: str) -> tuple[str, str] | None:
     try:
         name, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, non-ASCII input, UnicodeDecodeError: all ValueErrors
         return None
     return (name, secret) if sep and name else None
 

@@ -3,9 +3,14 @@ and OAuth2 POST token endpoint, refresh tokens, Basic credentials sent straight 
 
 from __future__ import annotations
 
+import base64
+import string
+
 import httpx
 import jwt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conformance.client import error_code, make_image
 from tests.support.auth import AuthRegistry, uid
@@ -212,3 +217,44 @@ def test_revoked_and_expired_robots_are_refused(auth_registry: AuthRegistry) -> 
     expired = auth_registry.robot(["*"], "pull", "--expires", "0.001s")
     response = httpx.get(f"{auth_registry.url}/token", params={"service": "cais"}, auth=expired)
     assert response.status_code == 401
+
+
+AUTH_HEADERS = st.one_of(
+    st.text(string.printable, max_size=60),
+    st.sampled_from(
+        ["Basic ", "Bearer ", "Basic \u00e9\u00e9==", "Bearer a.b.c", "Basic Og==", "bearer ..", "Digest x"]
+    ),
+    st.binary(max_size=40).map(lambda raw: "Basic " + base64.b64encode(raw).decode()),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(["/v2/", "/v2/_catalog", "/v2/a/tags/list", "/v2/a/blobs/uploads/", "/token"]),
+    method=st.sampled_from(["GET", "POST", "HEAD"]),
+    authorization=AUTH_HEADERS,
+    query=st.lists(
+        st.tuples(st.sampled_from(["service", "scope", "offline_token", "n"]), st.text(max_size=30)), max_size=4
+    ),
+    form=st.dictionaries(
+        st.sampled_from(["grant_type", "username", "password", "refresh_token", "scope", "service", "access_type"]),
+        st.text(max_size=30),
+        max_size=5,
+    ),
+)
+def test_no_credential_or_token_request_produces_a_500(
+    auth_registry: AuthRegistry,
+    path: str,
+    method: str,
+    authorization: str,
+    query: list[tuple[str, str]],
+    form: dict[str, str],
+) -> None:
+    headers = {"Authorization": authorization.encode("latin-1", "replace").strip()}  # raw bytes, as a client may send
+    try:
+        response = httpx.request(
+            method, auth_registry.url + path, params=query, headers=headers, data=form or None, timeout=60
+        )
+    except httpx.LocalProtocolError:
+        return  # httpx itself refuses the header (e.g. a newline): nothing reached the server
+    assert response.status_code < 500, (method, path, headers, query, form, response.text)

@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -68,6 +68,16 @@ class SignedRequest:
     def header(self, name: str) -> str | None:
         values = [value for key, value in self.headers if key.lower() == name]
         return ",".join(" ".join(value.split()) for value in values) if values else None
+
+
+def from_asgi(scope: Mapping[str, Any], body: bytes) -> SignedRequest:
+    """The request as signed: the raw path and query string of an ASGI scope (never the
+    percent-decoded path, which is not what the client signed)."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    headers = [(key.decode("latin-1"), value.decode("latin-1")) for key, value in scope["headers"]]
+    return SignedRequest(
+        scope["method"], raw_path.decode("latin-1"), scope["query_string"].decode("latin-1"), headers, body
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,7 @@ def test_push_token_stays_in_its_repository(auth_registry: AuthRegistry) -> None
     admin.push_blob(f"{team}/shared", readable_blob)
     robot = auth_registry.robot([f"{team}/a"], "pull,push")
     auth_registry.grant(["--robot", robot[0]], f"{team}/shared", "pull")
+    foreign_session = admin.start_upload(f"{team}/b").rsplit("/", 1)[1]
     scopes = (f"repository:{team}/a:pull,push", f"repository:{team}/b:pull,push", f"repository:{team}/secret:pull")
     for client in (
         auth_registry.as_token(robot, *scopes, f"repository:{team}/shared:pull"),
@@ -165,6 +166,10 @@ def test_push_token_stays_in_its_repository(auth_registry: AuthRegistry) -> None
         assert client.push_image(f"{team}/a", make_image()).status_code == 201
         response = client.request("POST", f"/v2/{team}/b/blobs/uploads/")
         assert response.status_code == 403 and error_code(response) == "DENIED"
+        # team/b's upload session can be reached neither through its own name nor through team/a.
+        assert client.request("PATCH", f"/v2/{team}/b/blobs/uploads/{foreign_session}", content=b"x").status_code == 403
+        hijack = client.request("PATCH", f"/v2/{team}/a/blobs/uploads/{foreign_session}", content=b"x")
+        assert hijack.status_code == 404 and error_code(hijack) == "BLOB_UPLOAD_UNKNOWN"
         # Mounting from a repository it cannot pull opens a plain upload session, as if the blob did not exist.
         mount = {"mount": digest_of(secret_blob), "from": f"{team}/secret"}
         response = client.request("POST", f"/v2/{team}/a/blobs/uploads/", params=mount)

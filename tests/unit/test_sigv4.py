@@ -113,3 +113,15 @@ def test_requests_older_or_newer_than_fifteen_minutes_expire() -> None:
     for now in (signed_at + 16 * 60, signed_at - 16 * 60):
         with pytest.raises(sigv4.SignatureExpired):
             sigv4.verify(request, lookup, now=now)
+
+
+def test_requests_are_taken_from_the_asgi_scope_as_sent() -> None:
+    request = signed("http://127.0.0.1:5000/a%20b/?x=%2F")
+    scope = {
+        "method": "POST",
+        "path": "/a b/",  # decoded by the server: not what was signed
+        "raw_path": b"/a%20b/",
+        "query_string": b"x=%2F",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in request.headers],
+    }
+    assert sigv4.verify(sigv4.from_asgi(scope, request.body), lookup).access_key_id == KEY_ID

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from ..api.common import blocking
 from ..errors import OCIError, Problem
 from .authority import Authority
+from .directory import LoginRefused
 from .gate import Guard, Need, basic_credentials, client_address, log_in
 from .policy import ANONYMOUS, Principal
 from .scopes import Scope, parse_scopes
@@ -91,7 +92,10 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
     async def refresh_for(principal: Principal, service: str) -> str:
         if principal.anonymous:
             raise _invalid("an anonymous client gets no refresh token")
-        return await blocking(directory.issue_refresh_token, principal, service, settings.refresh_token_ttl)
+        try:
+            return await blocking(directory.issue_refresh_token, principal, service, settings.refresh_token_ttl)
+        except LoginRefused:  # the account went away since it logged in
+            raise refused from None
 
     @guard.requires(Need.PUBLIC)
     async def get_token(request: Request) -> Response:

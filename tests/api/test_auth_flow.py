@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import string
+from collections.abc import Callable
 
 import httpx
 import jwt
@@ -13,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.client import error_code, make_image
-from tests.support.auth import AuthRegistry, uid
+from tests.support.auth import AUTH_ENV, AuthRegistry, uid
+from tests.support.server import ServerProcess
 
 
 def _claims(token: str) -> dict[str, object]:
@@ -42,13 +44,9 @@ def test_v2_challenges_without_credentials(auth_registry: AuthRegistry) -> None:
     assert response.status_code == 401 and "www-authenticate" in response.headers
 
 
-def test_realm_follows_public_url_setting(start_server: object) -> None:
-    from tests.support.auth import AUTH_ENV
-
-    server = start_server(
-        env={**AUTH_ENV, "CAIS_AUTH__PUBLIC_URL": "https://registry.example", "CAIS_AUTH__SERVICE": "reg"}
-    )  # type: ignore[operator]
-    response = httpx.get(f"{server.url}/v2/")
+def test_realm_follows_public_url_setting(start_server: Callable[..., ServerProcess]) -> None:
+    env = {**AUTH_ENV, "CAIS_AUTH__PUBLIC_URL": "https://registry.example", "CAIS_AUTH__SERVICE": "reg"}
+    response = httpx.get(f"{start_server(env=env).url}/v2/")
     assert response.headers["www-authenticate"] == 'Bearer realm="https://registry.example/token",service="reg"'
 
 

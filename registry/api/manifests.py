@@ -14,6 +14,7 @@ from storage.manifest_store import Reference
 from storage.metadata.manifests import ManifestRow
 
 from ..errors import OCIError, Problem
+from ..negotiation import acceptable
 from ..references import check_tag, is_tag, parse_digest, parse_reference
 from ..services import Services
 from .common import blocking, content_length, manifest_url, next_link, page_size, repository
@@ -61,6 +62,12 @@ def routes(services: Services) -> list[Route]:
         name = repository(request)
         reference = _lookup_reference(request.path_params["reference"])
         found = await blocking(store.resolve, name, reference)
+        if not acceptable(request.headers.getlist("accept"), found.media_type):
+            raise OCIError(
+                Problem.MANIFEST_UNKNOWN,
+                f"manifest is {found.media_type}, which the Accept header does not allow",
+                {"mediaType": found.media_type},
+            )
         etag = f'"{found.digest}"'
         headers = {"Docker-Content-Digest": found.digest, "ETag": etag, "Content-Type": found.media_type}
         if request.headers.get("if-none-match") == etag:

@@ -30,7 +30,8 @@ from .metadata import uploads as rows
 from .metadata.engine import Database
 from .metadata.uploads import UploadRow
 
-BLOCK = 4 << 20
+# Large enough that thread hops and syscalls are rare, small enough that memory stays flat.
+BLOCK = 1 << 20
 T = TypeVar("T")
 
 

@@ -176,6 +176,9 @@ class Uploads:
                 raise UploadBusy("another request is writing to this upload")
         try:
             return _Session(self, row, token)
+        except NotFound:
+            self._release(upload_id, token, row)
+            raise UploadUnknown(f"the bytes of upload {upload_id} are gone; start a new upload") from None
         except BaseException:
             self._release(upload_id, token, row)
             raise

@@ -143,6 +143,18 @@ def test_expire_removes_idle_sessions_and_bytes(db: Database, driver: Driver) ->
     assert driver.list("uploads/") == []
 
 
+def test_lost_upload_bytes_are_never_replaced_by_zeros(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    data = os.urandom(5000)
+    row = uploads.begin("repo")
+    asyncio.run(uploads.append("repo", row.id, chunks(data), None, None))
+    driver.upload_abort(row.driver_state)  # e.g. bytes published, then the database commit failed
+    with pytest.raises(UploadUnknown):
+        asyncio.run(uploads.complete("repo", row.id, digest(data), chunks(), None, None))
+    with pytest.raises(BlobUnknown):
+        BlobStore(db, driver).locate("repo", digest(data))
+
+
 def test_cancel(db: Database, driver: Driver) -> None:
     uploads = Uploads(db, driver)
     row = uploads.begin("repo")

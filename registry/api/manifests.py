@@ -69,6 +69,7 @@ def routes(services: Services) -> list[Route]:
             headers["Content-Length"] = str(found.size)
             return Response(status_code=200, headers=headers)
         body = await blocking(store.body, found.digest)
+        services.pulls.record(name, found.digest)
         return Response(body, status_code=200, headers=headers, media_type=found.media_type)
 
     async def put_manifest(request: Request) -> Response:

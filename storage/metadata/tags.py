@@ -18,7 +18,7 @@ def resolve(conn: Connection, repository: str, tag: str) -> str | None:
     return conn.execute(query).scalar()
 
 
-def _current(conn: Connection, repository_id: int, tag: str) -> str | None:
+def current(conn: Connection, repository_id: int, tag: str) -> str | None:
     query = select(tags.c.digest).where(tags.c.repository_id == repository_id, tags.c.name == tag)
     return conn.execute(query.with_for_update()).scalar()
 
@@ -30,7 +30,7 @@ def _history(conn: Connection, repository_id: int, tag: str, digest: str | None,
 
 def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | None:
     """Point `tag` at `digest`; returns the digest it pointed to before (None if new)."""
-    previous = _current(conn, repository_id, tag)
+    previous = current(conn, repository_id, tag)
     if previous == digest:
         return previous
     now = time.time()
@@ -45,7 +45,7 @@ def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | No
 
 def remove(conn: Connection, repository_id: int, tag: str) -> str | None:
     """Delete the tag; returns the digest it pointed to, None if there was no such tag."""
-    previous = _current(conn, repository_id, tag)
+    previous = current(conn, repository_id, tag)
     if previous is None:
         return None
     conn.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag))

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from storage.digest import DigestError
 from storage.drivers.base import StorageUnavailable
 from storage.errors import StoreError
+from storage.metadata.locks import run_exclusively
 
 from . import logs
 from .api import base, blobs, manifests, ops, uploads
@@ -29,6 +30,7 @@ from .middleware import RequestContext
 from .services import Services, open_services
 
 RESOLVED_CONFIG_ENV = "CAIS_RESOLVED_CONFIG"
+LEASE = 3600.0  # scheduled jobs that outlive this may overlap, which they tolerate
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
@@ -50,7 +52,11 @@ def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, No
         every("pull times", settings.pulls.flush_interval, services.pulls.flush),
     ]
     if settings.lifecycle.enabled:
-        jobs.append(every("lifecycle", settings.lifecycle.interval, services.lifecycle.run_all))
+        lifecycle = partial(run_exclusively, services.db, "lifecycle", LEASE, services.lifecycle.run_all)
+        jobs.append(every("lifecycle", settings.lifecycle.interval, lifecycle))
+    if settings.gc.enabled:
+        collect = partial(run_exclusively, services.db, "gc", LEASE, services.collector.collect)
+        jobs.append(every("garbage collection", settings.gc.interval, collect))
     return jobs
 
 

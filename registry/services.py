@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from storage.blobstore import BlobStore
 from storage.drivers import open_driver
 from storage.drivers.base import Driver
+from storage.gc import Collector
 from storage.images import ImageStore
 from storage.lifecycle.runner import Lifecycle
 from storage.manifest_store import ManifestStore
@@ -30,6 +31,7 @@ class Services:
     images: ImageStore
     pulls: PullRecorder
     lifecycle: Lifecycle
+    collector: Collector
 
     def close(self) -> None:
         self.db.dispose()
@@ -60,4 +62,5 @@ def open_services(settings: Settings) -> Services:
         images=ImageStore(db),
         pulls=PullRecorder(db),
         lifecycle=Lifecycle(db),
+        collector=Collector(db, driver, settings.gc.grace),
     )

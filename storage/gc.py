@@ -75,6 +75,9 @@ class Result:
     bodies: int = 0
     skipped: list[str] = field(default_factory=list)  # became used again since the plan
 
+    def __bool__(self) -> bool:
+        return bool(self.links or self.blobs or self.bodies)
+
 
 def _referenced_in(repository_id: Any, digest: Any) -> Exists:
     return exists().where(

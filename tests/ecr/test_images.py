@@ -15,7 +15,9 @@ from tests.ecr.conftest import ecr_client, error_of
 from tests.support.server import ServerProcess
 
 
-def test_describe_images_reports_size_times_tags_and_types(ecr: Any, reg: Registry, new_repo: Callable[..., str]) -> None:
+def test_describe_images_reports_size_times_tags_and_types(
+    ecr: Any, reg: Registry, new_repo: Callable[..., str]
+) -> None:
     name = new_repo()
     image = make_image(layers=2, size=4096)
     assert reg.push_image(name, image, "v1").status_code == 201
@@ -120,7 +122,9 @@ def test_batch_delete_image(ecr: Any, reg: Registry, new_repo: Callable[..., str
     assert reg.get_manifest(name, "c").status_code == 404
 
 
-def test_an_image_listed_by_an_index_is_not_deleted_by_digest(ecr: Any, reg: Registry, new_repo: Callable[..., str]) -> None:
+def test_an_image_listed_by_an_index_is_not_deleted_by_digest(
+    ecr: Any, reg: Registry, new_repo: Callable[..., str]
+) -> None:
     name = new_repo()
     child = make_image()
     reg.push_image(name, child)
@@ -188,4 +192,6 @@ def test_without_create_on_push_unknown_repositories_are_refused(start_server: C
     assert (manifest.status_code, manifest.json()["errors"][0]["code"]) == (404, "NAME_UNKNOWN")
     client.create_repository(repositoryName="nobody/home")
     assert reg.push_image("nobody/home", image, "v1").status_code == 201
-    assert client.list_images(repositoryName="nobody/home")["imageIds"] == [{"imageDigest": image.digest, "imageTag": "v1"}]
+    assert client.list_images(repositoryName="nobody/home")["imageIds"] == [
+        {"imageDigest": image.digest, "imageTag": "v1"}
+    ]

@@ -39,7 +39,11 @@ def test_push_with_layer_parts_then_pull_over_oci(ecr: Any, reg: Registry, new_r
     availability = ecr.batch_check_layer_availability(
         repositoryName=name, layerDigests=[digest_of(layer), digest_of(b"absent"), "nonsense"]
     )
-    assert availability["layers"][0] == {"layerDigest": digest_of(layer), "layerAvailability": "AVAILABLE", "layerSize": 300_000}
+    assert availability["layers"][0] == {
+        "layerDigest": digest_of(layer),
+        "layerAvailability": "AVAILABLE",
+        "layerSize": 300_000,
+    }
     assert availability["layers"][1]["layerAvailability"] == "UNAVAILABLE"
     assert availability["failures"][0]["failureCode"] == "InvalidLayerDigest"
     manifest = json.dumps(
@@ -63,9 +67,13 @@ def test_layer_upload_errors(ecr: Any, new_repo: Callable[..., str]) -> None:
     with pytest.raises(ClientError) as info:
         ecr.complete_layer_upload(repositoryName=name, uploadId=upload_id, layerDigests=[digest_of(b"")])
     assert error_of(info)[0] == "EmptyUploadException"
-    ecr.upload_layer_part(repositoryName=name, uploadId=upload_id, partFirstByte=0, partLastByte=2, layerPartBlob=b"abc")
+    ecr.upload_layer_part(
+        repositoryName=name, uploadId=upload_id, partFirstByte=0, partLastByte=2, layerPartBlob=b"abc"
+    )
     with pytest.raises(ClientError) as info:
-        ecr.upload_layer_part(repositoryName=name, uploadId=upload_id, partFirstByte=10, partLastByte=12, layerPartBlob=b"def")
+        ecr.upload_layer_part(
+            repositoryName=name, uploadId=upload_id, partFirstByte=10, partLastByte=12, layerPartBlob=b"def"
+        )
     assert error_of(info)[0] == "InvalidLayerPartException"
     assert info.value.response["lastValidByteReceived"] == 2
     with pytest.raises(ClientError) as info:

@@ -81,7 +81,11 @@ def test_describe_repositories_paginates(start_server: Callable[..., ServerProce
     [
         ({"repositoryName": "Upper/Case"}, "InvalidParameterException", "repositoryName"),
         ({"repositoryName": "a" * 257}, "InvalidParameterException", "repositoryName"),
-        ({"repositoryName": "ok-name", "imageTagMutability": "SOMETIMES"}, "InvalidParameterException", "imageTagMutability"),
+        (
+            {"repositoryName": "ok-name", "imageTagMutability": "SOMETIMES"},
+            "InvalidParameterException",
+            "imageTagMutability",
+        ),
         ({"repositoryName": "ok-name", "registryId": "12"}, "InvalidParameterException", "registryId"),
         ({}, "InvalidParameterException", "repositoryName"),
     ],
@@ -111,7 +115,9 @@ def test_operations_with_validation_exception_use_it(raw_ecr: Any, new_repo: Cal
     )
 
 
-def test_delete_refuses_a_repository_with_images_unless_forced(ecr: Any, reg: Any, new_repo: Callable[..., str]) -> None:
+def test_delete_refuses_a_repository_with_images_unless_forced(
+    ecr: Any, reg: Any, new_repo: Callable[..., str]
+) -> None:
     from conformance.client import make_image
 
     name = new_repo()
@@ -135,7 +141,9 @@ def test_settings_can_be_changed(ecr: Any, raw_ecr: Any, new_repo: Callable[...,
     with pytest.raises(ClientError) as info:
         raw_ecr.put_image_tag_mutability(repositoryName=name, imageTagMutability="IMMUTABLE_WITH_EXCLUSION")
     assert error_of(info)[0] == "InvalidParameterException"
-    scanning = ecr.put_image_scanning_configuration(repositoryName=name, imageScanningConfiguration={"scanOnPush": True})
+    scanning = ecr.put_image_scanning_configuration(
+        repositoryName=name, imageScanningConfiguration={"scanOnPush": True}
+    )
     assert scanning["imageScanningConfiguration"] == {"scanOnPush": True}
     repo = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
     assert repo["imageScanningConfiguration"] == {"scanOnPush": True}

@@ -46,6 +46,13 @@ class Context:
             raise invalid_parameter("resourceArn", "Invalid parameter at 'resourceArn': not a repository ARN")
         return arn[len(prefix) :]
 
+    def target(self, params: dict[str, Any]) -> str | None:
+        """The repository a call acts on, for authorization (None: the registry itself)."""
+        if "repositoryName" in params:
+            return str(params["repositoryName"])
+        arn = params.get("resourceArn")
+        return self.repository_of_arn(arn) if arn is not None else None
+
     @staticmethod
     def host(request: Request) -> str:
         return request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
@@ -60,6 +67,14 @@ class Context:
         if registry != self.registry_id:
             raise self.not_found(name, registry)
         return name
+
+    def absent(self, fault: Fault, what: str, repository: str) -> AwsError:
+        """ECR's wording for a policy or preview the repository does not have."""
+        message = (
+            f"{what} does not exist for the repository with name '{repository}' "
+            f"in the registry with id '{self.registry_id}'"
+        )
+        return AwsError(fault, message)
 
     def not_found(self, repository: str, registry: str | None = None) -> AwsError:
         return AwsError(

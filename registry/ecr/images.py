@@ -50,6 +50,18 @@ def _ref(image_id: dict[str, str]) -> ImageRef | dict[str, Any]:
     return ImageRef(digest, tag)
 
 
+def _partition(image_ids: list[dict[str, str]]) -> tuple[list[tuple[dict[str, str], ImageRef]], list[dict[str, Any]]]:
+    """The well-formed identifiers with their references, and failures for the others."""
+    valid, failures = [], []
+    for image_id in image_ids:
+        ref = _ref(image_id)
+        if isinstance(ref, ImageRef):
+            valid.append((image_id, ref))
+        else:
+            failures.append(ref)
+    return valid, failures
+
+
 def _status(params: dict[str, Any]) -> str | None:
     """The tagStatus filter; None when the imageStatus filter excludes every (active) image."""
     wanted = params.get("filter", {})
@@ -95,12 +107,11 @@ def operations(context: Context) -> dict[str, Handler]:
         return result
 
     async def described(name: str, image_ids: list[dict[str, str]]) -> list[dict[str, Any]]:
-        refs = [_ref(image_id) for image_id in image_ids]
-        for ref in refs:
-            if not isinstance(ref, ImageRef):
-                raise invalid_parameter("imageIds", ref["failureReason"])
-        lookups = await blocking(services.images.lookup, name, [ref for ref in refs if isinstance(ref, ImageRef)])
-        for image_id, lookup in zip(image_ids, lookups, strict=True):
+        valid, failures = _partition(image_ids)
+        if failures:
+            raise invalid_parameter("imageIds", failures[0]["failureReason"])
+        lookups = await blocking(services.images.lookup, name, [ref for _, ref in valid])
+        for (image_id, _), lookup in zip(valid, lookups, strict=True):
             if lookup.image is None:
                 raise AwsError(
                     Fault.IMAGE_NOT_FOUND,
@@ -113,46 +124,33 @@ def operations(context: Context) -> dict[str, Handler]:
     async def batch_get_image(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         accepted = call.params.get("acceptedMediaTypes")
-        refs = [_ref(image_id) for image_id in call.params["imageIds"]]
-        lookups = await blocking(services.images.lookup, name, [ref for ref in refs if isinstance(ref, ImageRef)])
-        found = iter(lookups)
-        images, failures = [], []
-        for image_id, ref in zip(call.params["imageIds"], refs, strict=True):
-            if not isinstance(ref, ImageRef):
-                failures.append(ref)
-                continue
-            lookup = next(found)
+        valid, failures = _partition(call.params["imageIds"])
+        lookups = await blocking(services.images.lookup, name, [ref for _, ref in valid])
+        images = []
+        for (image_id, ref), lookup in zip(valid, lookups, strict=True):
             if lookup.mismatch or lookup.image is None:
-                failures.append(
-                    _failure(image_id, "ImageTagDoesNotMatchDigest" if lookup.mismatch else "ImageNotFound")
-                )
+                code = "ImageTagDoesNotMatchDigest" if lookup.mismatch else "ImageNotFound"
+                failures.append(_failure(image_id, code))
             elif accepted is not None and lookup.image.media_type not in accepted:
                 reason = f"image media type {lookup.image.media_type} is not among acceptedMediaTypes"
                 failures.append(_failure(image_id, "ImageNotFound", reason))
             else:
                 body = await blocking(services.manifests.body, lookup.image.digest)
                 services.pulls.record(name, lookup.image.digest)
-                images.append(
-                    identity(name)
-                    | {
-                        "imageId": present.image_id(lookup.image.digest, ref.tag),
-                        "imageManifest": body.decode(),
-                        "imageManifestMediaType": lookup.image.media_type,
-                    }
-                )
+                image = {
+                    "imageId": present.image_id(lookup.image.digest, ref.tag),
+                    "imageManifest": body.decode(),
+                    "imageManifestMediaType": lookup.image.media_type,
+                }
+                images.append(identity(name) | image)
         return {"images": images, "failures": failures}
 
     async def batch_delete_image(call: Call) -> dict[str, Any]:
         name = context.repository(call)
-        refs = [_ref(image_id) for image_id in call.params["imageIds"]]
-        valid = [ref for ref in refs if isinstance(ref, ImageRef)]
-        outcomes = iter(await blocking(services.manifests.delete_images, name, valid))
-        deleted, failures = [], []
-        for image_id, ref in zip(call.params["imageIds"], refs, strict=True):
-            if not isinstance(ref, ImageRef):
-                failures.append(ref)
-                continue
-            outcome = next(outcomes)
+        valid, failures = _partition(call.params["imageIds"])
+        outcomes = await blocking(services.manifests.delete_images, name, [ref for _, ref in valid])
+        deleted = []
+        for (image_id, ref), outcome in zip(valid, outcomes, strict=True):
             if outcome.digest is not None:
                 deleted.append(present.image_id(outcome.digest, ref.tag))
             else:

@@ -45,13 +45,8 @@ def operations(context: Context) -> dict[str, Handler]:
     def identity(name: str) -> dict[str, str]:
         return {"registryId": context.registry_id, "repositoryName": name}
 
-    def not_found(name: str, what: str = "Lifecycle policy") -> AwsError:
-        fault = Fault.LIFECYCLE_POLICY_NOT_FOUND if what == "Lifecycle policy" else Fault.PREVIEW_NOT_FOUND
-        message = (
-            f"{what} does not exist for the repository with name '{name}' "
-            f"in the registry with id '{context.registry_id}'"
-        )
-        return AwsError(fault, message)
+    def not_found(name: str) -> AwsError:
+        return context.absent(Fault.LIFECYCLE_POLICY_NOT_FOUND, "Lifecycle policy", name)
 
     async def put_lifecycle_policy(call: Call) -> dict[str, Any]:
         name = context.repository(call)
@@ -97,7 +92,7 @@ def operations(context: Context) -> dict[str, Handler]:
         try:
             preview = await blocking(services.lifecycle.last_preview, name)
         except PolicyNotFound:
-            raise not_found(name, "Lifecycle policy preview") from None
+            raise context.absent(Fault.PREVIEW_NOT_FOUND, "Lifecycle policy preview", name) from None
         expiring = sorted(
             (r for r in preview.results if r["expire"] and _matches(r, call.params)), key=lambda r: str(r["digest"])
         )

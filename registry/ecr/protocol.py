@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -13,6 +14,7 @@ from starlette.routing import Route
 
 from storage.errors import NameUnknown
 
+from ..api.common import read_body
 from ..services import Services
 from . import access, images, layers, lifecycle, model, registry_ops, repositories, shapes
 from .context import Call, Context, Handler
@@ -22,14 +24,7 @@ MAX_BODY = 32 << 20  # UploadLayerPart carries up to 20 MiB, base64-encoded
 
 
 async def _body(request: Request) -> Any:
-    parts: list[bytes] = []
-    held = 0
-    async for chunk in request.stream():
-        held += len(chunk)
-        if held > MAX_BODY:
-            raise AwsError(Fault.SERIALIZATION, f"request body exceeds {MAX_BODY} bytes")
-        parts.append(chunk)
-    raw = b"".join(parts)
+    raw = await read_body(request, MAX_BODY, partial(AwsError, Fault.SERIALIZATION))
     try:
         return json.loads(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError):
@@ -57,7 +52,7 @@ def routes(services: Services) -> list[Route]:
                 raise AwsError(Fault.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
             principal = await access.authenticate(request)
             params = shapes.validate(operation, await _body(request))
-            access.authorize(principal, params.get("repositoryName"), f"ecr:{name}")
+            access.authorize(principal, context.target(params), f"ecr:{name}")
             result = await handler(Call(request, principal, params))
         except NameUnknown as exc:
             return error_response(context.not_found(exc.detail["name"]))

@@ -25,11 +25,7 @@ def operations(context: Context) -> dict[str, Handler]:
         return {"registryId": context.registry_id, "repositoryName": name, "policyText": text}
 
     def no_policy(name: str) -> AwsError:
-        message = (
-            f"Repository policy does not exist for the repository with name '{name}' "
-            f"in the registry with id '{context.registry_id}'"
-        )
-        return AwsError(Fault.REPOSITORY_POLICY_NOT_FOUND, message)
+        return context.absent(Fault.REPOSITORY_POLICY_NOT_FOUND, "Repository policy", name)
 
     async def describe_registry(call: Call) -> dict[str, Any]:
         return {"registryId": context.registry_id, "replicationConfiguration": {"rules": []}}

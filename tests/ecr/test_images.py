@@ -75,7 +75,7 @@ def test_batch_get_image(ecr: Any, reg: Registry, new_repo: Callable[..., str]) 
     assert [i["imageManifest"].encode() for i in result["images"]] == [image.manifest]
     assert result["images"][0]["imageId"] == {"imageDigest": image.digest, "imageTag": "v1"}
     assert result["images"][0]["imageManifestMediaType"] == OCI_MANIFEST
-    codes = [f["failureCode"] for f in result["failures"]]
+    codes = sorted(f["failureCode"] for f in result["failures"])
     assert codes == ["ImageNotFound", "InvalidImageDigest", "MissingDigestAndTag"]
     mismatch = ecr.batch_get_image(repositoryName=name, imageIds=[{"imageTag": "v1", "imageDigest": digest_of(b"x")}])
     assert mismatch["failures"][0]["failureCode"] == "ImageTagDoesNotMatchDigest"

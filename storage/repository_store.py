@@ -18,7 +18,7 @@ from .metadata.repositories import RepositoryRow, Settings
 from .metadata.schema import manifest_references, manifests, tag_history, tags
 
 MAX_LABELS = 50
-POLICY_KINDS = ("repository_policy", "lifecycle_policy")
+POLICY_EVENTS = {"repository_policy": "repository.policy_changed", "lifecycle_policy": "repository.lifecycle_changed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +157,9 @@ class RepositoryStore:
 
     @staticmethod
     def _store_policy(conn: Connection, row: RepositoryRow, kind: str, text: str | None) -> None:
-        assert kind in POLICY_KINDS
         repositories.set_columns(conn, row.id, {kind: text})
         payload = {"policy": json.loads(text) if text is not None else None}
-        events.enqueue(conn, f"repository.{kind.replace('_', '.')}", row.name, payload)
+        events.enqueue(conn, POLICY_EVENTS[kind], row.name, payload)
 
 
 def _settings_payload(settings: Settings) -> dict[str, object]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from storage.errors import PolicyNotFound
 from storage.lifecycle.policy import PolicyInvalid, parse
+from storage.metadata.repositories import RepositoryRow
 
 from ..api.common import blocking
 from . import pages
@@ -48,6 +49,12 @@ def operations(context: Context) -> dict[str, Handler]:
     def not_found(name: str) -> AwsError:
         return context.absent(Fault.LIFECYCLE_POLICY_NOT_FOUND, "Lifecycle policy", name)
 
+    def stored_policy(row: RepositoryRow) -> dict[str, Any]:
+        result: dict[str, Any] = identity(row.name) | {"lifecyclePolicyText": row.lifecycle_policy}
+        if row.lifecycle_evaluated_at is not None:
+            result["lastEvaluatedAt"] = row.lifecycle_evaluated_at
+        return result
+
     async def put_lifecycle_policy(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         text = _checked(call.params["lifecyclePolicyText"])
@@ -59,10 +66,7 @@ def operations(context: Context) -> dict[str, Handler]:
         repo = await blocking(store.get, name)
         if repo.row.lifecycle_policy is None:
             raise not_found(name)
-        result: dict[str, Any] = identity(name) | {"lifecyclePolicyText": repo.row.lifecycle_policy}
-        if repo.row.lifecycle_evaluated_at is not None:
-            result["lastEvaluatedAt"] = repo.row.lifecycle_evaluated_at
-        return result
+        return stored_policy(repo.row)
 
     async def delete_lifecycle_policy(call: Call) -> dict[str, Any]:
         name = context.repository(call)
@@ -70,10 +74,7 @@ def operations(context: Context) -> dict[str, Handler]:
             previous = await blocking(store.delete_policy, name, KIND)
         except PolicyNotFound:
             raise not_found(name) from None
-        result: dict[str, Any] = identity(name) | {"lifecyclePolicyText": previous.lifecycle_policy}
-        if previous.lifecycle_evaluated_at is not None:
-            result["lastEvaluatedAt"] = previous.lifecycle_evaluated_at
-        return result
+        return stored_policy(previous)
 
     async def start_lifecycle_policy_preview(call: Call) -> dict[str, Any]:
         name = context.repository(call)

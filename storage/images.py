@@ -52,7 +52,7 @@ class ImageStore:
             repository_id = repositories.require(conn, repository)
             results = []
             for ref in refs:
-                digest = tag_rows.current(conn, repository_id, ref.tag) if ref.tag else ref.digest
+                digest = tag_rows.current(conn, repository_id, ref.tag, lock=False) if ref.tag else ref.digest
                 if ref.tag and ref.digest and digest is not None and digest != ref.digest:
                     results.append(Lookup(ref, None, mismatch=True))
                     continue

@@ -18,9 +18,10 @@ def resolve(conn: Connection, repository: str, tag: str) -> str | None:
     return conn.execute(query).scalar()
 
 
-def current(conn: Connection, repository_id: int, tag: str) -> str | None:
+def current(conn: Connection, repository_id: int, tag: str, lock: bool = True) -> str | None:
+    """The digest the tag points to; `lock` holds the row until the write transaction ends."""
     query = select(tags.c.digest).where(tags.c.repository_id == repository_id, tags.c.name == tag)
-    return conn.execute(query.with_for_update()).scalar()
+    return conn.execute(query.with_for_update() if lock else query).scalar()
 
 
 def _history(conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None) -> None:

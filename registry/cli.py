@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from . import config
+from .commands import lifecycle, repos, storage_ops
 
 DESCRIPTION = """\
 Cais: an OCI container registry with ECR-style management.
@@ -61,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
         "and flags, as JSON.",
     )
     _common(show)
+    for module in (repos, lifecycle, storage_ops):
+        module.add(commands, _common)
     return parser
 
 
@@ -137,6 +140,23 @@ def _serve(settings: config.Settings) -> int:
     return 0
 
 
+def _manage(args: argparse.Namespace, settings: config.Settings) -> int:
+    from storage.errors import StoreError
+
+    from .services import open_services
+
+    _migrate(settings)
+    services = open_services(settings)
+    try:
+        code: int = args.handler(args, services)
+        return code
+    except StoreError as exc:
+        print(f"cais: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        services.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -146,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(settings)
+    if hasattr(args, "handler"):
+        return _manage(args, settings)
     if args.command == "migrate":
         _migrate(settings)
         print("cais: database schema is up to date")

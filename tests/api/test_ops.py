@@ -59,7 +59,11 @@ def test_json_access_logs_carry_the_request_id(start_server: Callable[..., Serve
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["config"]])
+MANAGEMENT = [["repo", "create"], ["repo", "list"], ["repo", "show"], ["repo", "delete"], ["repo", "set"]]
+MANAGEMENT += [["image", "list"], ["lifecycle", "preview"], ["lifecycle", "run"], ["gc"], ["fsck"]]
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["config"], *MANAGEMENT])
 def test_help_explains_every_command(command: list[str]) -> None:
     result = subprocess.run([*CAIS, *command, "--help"], capture_output=True, text=True, check=True)
     assert "usage: cais" in result.stdout

@@ -75,7 +75,7 @@ def test_layer_upload_errors(ecr: Any, new_repo: Callable[..., str]) -> None:
             repositoryName=name, uploadId=upload_id, partFirstByte=10, partLastByte=12, layerPartBlob=b"def"
         )
     assert error_of(info)[0] == "InvalidLayerPartException"
-    assert info.value.response["lastValidByteReceived"] == 2
+    assert info.value.response.get("lastValidByteReceived") == 2
     with pytest.raises(ClientError) as info:
         ecr.complete_layer_upload(repositoryName=name, uploadId=upload_id, layerDigests=[digest_of(b"xyz")])
     assert error_of(info)[0] == "InvalidLayerException"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,7 +32,7 @@ def repositories(draw: st.DrawFn) -> list[Image]:
 @st.composite
 def policies(draw: st.DrawFn) -> Policy:
     prefixes = draw(st.lists(st.sampled_from(["prod", "beta", "v", "de"]), unique=True, max_size=3))
-    rules = []
+    rules: list[dict[str, Any]] = []
     for priority, prefix in enumerate(prefixes, start=1):
         rules.append({"rulePriority": priority, "selection": {"tagStatus": "tagged", "tagPrefixList": [prefix]}})
     if draw(st.booleans()):

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from conformance.client import Registry
-from conformance.realclients import auth_server, busybox_archive, busybox_image, dockerd  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

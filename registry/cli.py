@@ -12,6 +12,7 @@ from typing import Any
 
 from . import config
 from .auth import cli as auth_cli
+from .commands import lifecycle, repos, storage_ops
 
 DESCRIPTION = """\
 Cais: an OCI container registry with ECR-style management.
@@ -62,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
         "and flags, as JSON.",
     )
     _common(show)
-    auth_cli.register(commands, _common)
+    for module in (repos, lifecycle, storage_ops, auth_cli):
+        module.add(commands, _common)
     return parser
 
 
@@ -145,6 +147,23 @@ def _serve(settings: config.Settings) -> int:
     return 0
 
 
+def _manage(args: argparse.Namespace, settings: config.Settings) -> int:
+    from storage.errors import StoreError
+
+    from .services import open_services
+
+    _migrate(settings)
+    services = open_services(settings)
+    try:
+        code: int = args.handler(args, services)
+        return code
+    except StoreError as exc:
+        print(f"cais: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        services.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -154,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(settings)
-    if args.command in auth_cli.COMMANDS:
-        return auth_cli.run(args, settings)
+    if hasattr(args, "handler"):
+        return _manage(args, settings)
     if args.command == "migrate":
         _migrate(settings)
         print("cais: database schema is up to date")

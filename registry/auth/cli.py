@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from .commands import COMMANDS, HANDLERS, run
+from .commands import handler_for
 
-__all__ = ["COMMANDS", "HANDLERS", "register", "run"]
 Common = Callable[[argparse.ArgumentParser], None]
 
 
-def register(commands: Any, common: Common) -> None:
+@dataclass(frozen=True)
+class _Actions:
+    command: str
+    parsers: Any  # argparse's private _SubParsersAction
+
+
+def add(commands: Any, common: Common) -> None:
     """Add the access-control commands to the `cais` parser."""
     _user_parser(commands, common)
     _token_parser(commands, common)
@@ -23,13 +29,14 @@ def register(commands: Any, common: Common) -> None:
     _auth_parser(commands, common)
 
 
-def _group(commands: Any, name: str, summary: str, description: str) -> Any:
+def _group(commands: Any, name: str, summary: str, description: str) -> _Actions:
     parser = commands.add_parser(name, help=summary, description=description)
-    return parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    return _Actions(name, parser.add_subparsers(dest="action", metavar="ACTION", required=True))
 
 
-def _sub(actions: Any, common: Common, name: str, summary: str, description: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = actions.add_parser(name, help=summary, description=description)
+def _sub(actions: _Actions, common: Common, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = actions.parsers.add_parser(name, help=summary, description=description)
+    parser.set_defaults(handler=handler_for(actions.command, name))
     common(parser)
     return parser
 

@@ -12,13 +12,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.accounts import AccountStore, NewAccount
-from storage.errors import AccountExists, AccountUnknown
-from storage.metadata import migrate
-from storage.metadata.engine import Database
-from storage.permission_store import PermissionStore
+from storage.accounts import NewAccount
+from storage.errors import AccountUnknown
 
-from ..config import Settings, parse_seconds
+from ..config import parse_seconds
+from ..services import Services
 from . import credentials, passwords
 from .keys import KeyRotationError, SigningKeys
 from .policy import check_pattern, parse_actions
@@ -32,26 +30,23 @@ class CommandError(Exception):
     """A mistake in the command: printed as one line, exit status 1."""
 
 
-class Context:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.db = Database(settings.metadata_url)
-        migrate.upgrade(self.db)
-        self.accounts = AccountStore(self.db)
-        self.permissions = PermissionStore(self.db)
+Command = Callable[[argparse.Namespace, Services], None]
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    handler = HANDLERS[(args.command, args.action)]
-    context = Context(settings)
-    try:
-        handler(args, context)
-    except (CommandError, AccountExists, AccountUnknown, KeyRotationError, ValueError) as exc:
-        print(f"cais: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        context.db.dispose()
-    return 0
+def handler_for(command: str, action: str) -> Callable[[argparse.Namespace, Services], int]:
+    """The `cais COMMAND ACTION` handler: mistakes become one line on stderr and status 1 (store
+    errors such as an unknown name are reported the same way by the caller)."""
+    function = HANDLERS[(command, action)]
+
+    def handle(args: argparse.Namespace, services: Services) -> int:
+        try:
+            function(args, services)
+        except (CommandError, KeyRotationError, ValueError) as exc:
+            print(f"cais: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    return handle
 
 
 def _name(text: str) -> str:
@@ -91,14 +86,14 @@ def _show(rows: list[dict[str, Any]], as_json: bool) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
 
 
-def _user_add(args: argparse.Namespace, ctx: Context) -> None:
+def _user_add(args: argparse.Namespace, services: Services) -> None:
     name = _name(args.name)
     secret_hash = passwords.hash_secret(_read_password(args.password_stdin))
-    ctx.accounts.create(NewAccount("user", name, secret_hash, args.description))
+    services.accounts.create(NewAccount("user", name, secret_hash, args.description))
     print(f"user {name} added", file=sys.stderr)
 
 
-def _user_list(args: argparse.Namespace, ctx: Context) -> None:
+def _user_list(args: argparse.Namespace, services: Services) -> None:
     rows = [
         {
             "name": a.row.name,
@@ -106,25 +101,25 @@ def _user_list(args: argparse.Namespace, ctx: Context) -> None:
             "groups": a.groups,
             "description": a.row.description or "",
         }
-        for a in ctx.accounts.accounts("user")
+        for a in services.accounts.accounts("user")
     ]
     _show(rows, args.json)
 
 
-def _user_delete(args: argparse.Namespace, ctx: Context) -> None:
-    ctx.accounts.delete("user", args.name)
+def _user_delete(args: argparse.Namespace, services: Services) -> None:
+    services.accounts.delete("user", args.name)
     print(f"user {args.name} deleted", file=sys.stderr)
 
 
-def _user_passwd(args: argparse.Namespace, ctx: Context) -> None:
-    account = ctx.accounts.account(args.name)
+def _user_passwd(args: argparse.Namespace, services: Services) -> None:
+    account = services.accounts.account(args.name)
     if account is None or account.row.kind != "user":
         raise AccountUnknown(f"no user named {args.name}")
-    ctx.accounts.set_secret("user", args.name, passwords.hash_secret(_read_password(args.password_stdin)))
+    services.accounts.set_secret("user", args.name, passwords.hash_secret(_read_password(args.password_stdin)))
     print(f"password of {args.name} changed", file=sys.stderr)
 
 
-def _token_create(args: argparse.Namespace, ctx: Context) -> None:
+def _token_create(args: argparse.Namespace, services: Services) -> None:
     name = _name(args.name)
     actions = parse_actions(args.actions)
     rules = [(check_pattern(pattern), actions) for pattern in args.repo]
@@ -132,20 +127,20 @@ def _token_create(args: argparse.Namespace, ctx: Context) -> None:
     secret, access_key, output = None, None, ""
     if args.aws:
         key_id, aws_secret = credentials.aws_key_pair()
-        access_key = (key_id, SecretBox(ctx.settings.auth_key_dir).seal(aws_secret))
+        access_key = (key_id, SecretBox(services.settings.auth_key_dir).seal(aws_secret))
         output = f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={aws_secret}"
     else:
         secret = credentials.robot_secret()
         output = secret
     secret_hash = passwords.hash_secret(secret) if secret else None
-    ctx.accounts.create(NewAccount("robot", name, secret_hash, args.description, expires_at, rules, access_key))
+    services.accounts.create(NewAccount("robot", name, secret_hash, args.description, expires_at, rules, access_key))
     print(output)
     print(f"robot {name} created (expires {_when(expires_at)}); this secret is not shown again", file=sys.stderr)
 
 
-def _token_list(args: argparse.Namespace, ctx: Context) -> None:
+def _token_list(args: argparse.Namespace, services: Services) -> None:
     rules: dict[str, list[str]] = {}
-    for rule in ctx.permissions.listing():
+    for rule in services.permissions.listing():
         if rule.subject_kind == "robot":
             rules.setdefault(rule.subject_name, []).append(f"{rule.pattern}:{','.join(sorted(rule.actions))}")
     now = time.time()
@@ -158,31 +153,31 @@ def _token_list(args: argparse.Namespace, ctx: Context) -> None:
             "permissions": rules.get(a.row.name, []),
             "access_keys": a.access_keys,
         }
-        for a in ctx.accounts.accounts("robot")
+        for a in services.accounts.accounts("robot")
     ]
     _show(rows, args.json)
 
 
-def _token_revoke(args: argparse.Namespace, ctx: Context) -> None:
-    ctx.accounts.revoke("robot", args.name)
+def _token_revoke(args: argparse.Namespace, services: Services) -> None:
+    services.accounts.revoke("robot", args.name)
     print(f"robot {args.name} revoked", file=sys.stderr)
 
 
-def _group_create(args: argparse.Namespace, ctx: Context) -> None:
-    ctx.accounts.create_group(_name(args.name))
+def _group_create(args: argparse.Namespace, services: Services) -> None:
+    services.accounts.create_group(_name(args.name))
 
 
-def _group_delete(args: argparse.Namespace, ctx: Context) -> None:
-    ctx.accounts.delete_group(args.name)
+def _group_delete(args: argparse.Namespace, services: Services) -> None:
+    services.accounts.delete_group(args.name)
 
 
-def _group_list(args: argparse.Namespace, ctx: Context) -> None:
-    _show([{"group": name, "members": members} for name, members in ctx.accounts.groups().items()], args.json)
+def _group_list(args: argparse.Namespace, services: Services) -> None:
+    _show([{"group": name, "members": members} for name, members in services.accounts.groups().items()], args.json)
 
 
-def _group_members(add: bool) -> Callable[[argparse.Namespace, Context], None]:
-    def change(args: argparse.Namespace, ctx: Context) -> None:
-        ctx.accounts.change_members(args.group, args.members, add)
+def _group_members(add: bool) -> Command:
+    def change(args: argparse.Namespace, services: Services) -> None:
+        services.accounts.change_members(args.group, args.members, add)
 
     return change
 
@@ -198,50 +193,50 @@ def _label(kind: str, name: str) -> str:
     return f"{kind} {name}" if name else kind
 
 
-def _perm_grant(args: argparse.Namespace, ctx: Context) -> None:
+def _perm_grant(args: argparse.Namespace, services: Services) -> None:
     kind, name = _subject(args)
     actions = parse_actions(args.actions)
     if kind == "anonymous" and actions != {"pull"}:
         raise CommandError("anonymous callers may only be granted pull")
-    after = ctx.permissions.grant(kind, name, check_pattern(args.repo), actions)
+    after = services.permissions.grant(kind, name, check_pattern(args.repo), actions)
     print(f"{_label(kind, name)}: {args.repo} -> {','.join(sorted(after))}", file=sys.stderr)
 
 
-def _perm_revoke(args: argparse.Namespace, ctx: Context) -> None:
+def _perm_revoke(args: argparse.Namespace, services: Services) -> None:
     kind, name = _subject(args)
     actions = parse_actions(args.actions) if args.actions else None
-    after = ctx.permissions.revoke(kind, name, args.repo, actions)
+    after = services.permissions.revoke(kind, name, args.repo, actions)
     print(f"{_label(kind, name)}: {args.repo} -> {','.join(sorted(after)) or '(removed)'}", file=sys.stderr)
 
 
-def _perm_list(args: argparse.Namespace, ctx: Context) -> None:
+def _perm_list(args: argparse.Namespace, services: Services) -> None:
     rows = [
         {"kind": r.subject_kind, "subject": r.subject_name or "*", "pattern": r.pattern, "actions": sorted(r.actions)}
-        for r in ctx.permissions.listing()
+        for r in services.permissions.listing()
     ]
     _show(rows, args.json)
 
 
-def _keys(ctx: Context) -> SigningKeys:
-    keys = SigningKeys(ctx.settings.auth_key_dir)
+def _keys(services: Services) -> SigningKeys:
+    keys = SigningKeys(services.settings.auth_key_dir)
     keys.ensure()
     return keys
 
 
-def _auth_rotate(args: argparse.Namespace, ctx: Context) -> None:
-    print(_keys(ctx).rotate())
+def _auth_rotate(args: argparse.Namespace, services: Services) -> None:
+    print(_keys(services).rotate())
 
 
-def _auth_keys(args: argparse.Namespace, ctx: Context) -> None:
-    rows = [{"kid": k.kid, "created": _when(k.created_at), "current": k.current} for k in _keys(ctx).listing()]
+def _auth_keys(args: argparse.Namespace, services: Services) -> None:
+    rows = [{"kid": k.kid, "created": _when(k.created_at), "current": k.current} for k in _keys(services).listing()]
     _show(rows, args.json)
 
 
-def _auth_remove(args: argparse.Namespace, ctx: Context) -> None:
-    _keys(ctx).remove(args.kid)
+def _auth_remove(args: argparse.Namespace, services: Services) -> None:
+    _keys(services).remove(args.kid)
 
 
-HANDLERS: dict[tuple[str, str], Callable[[argparse.Namespace, Context], None]] = {
+HANDLERS: dict[tuple[str, str], Command] = {
     ("user", "add"): _user_add,
     ("user", "list"): _user_list,
     ("user", "delete"): _user_delete,
@@ -261,4 +256,3 @@ HANDLERS: dict[tuple[str, str], Callable[[argparse.Namespace, Context], None]] =
     ("auth", "keys"): _auth_keys,
     ("auth", "remove-key"): _auth_remove,
 }
-COMMANDS = sorted({command for command, _ in HANDLERS})

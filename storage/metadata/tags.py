@@ -18,9 +18,10 @@ def resolve(conn: Connection, repository: str, tag: str) -> str | None:
     return conn.execute(query).scalar()
 
 
-def _current(conn: Connection, repository_id: int, tag: str) -> str | None:
+def current(conn: Connection, repository_id: int, tag: str, lock: bool = True) -> str | None:
+    """The digest the tag points to; `lock` holds the row until the write transaction ends."""
     query = select(tags.c.digest).where(tags.c.repository_id == repository_id, tags.c.name == tag)
-    return conn.execute(query.with_for_update()).scalar()
+    return conn.execute(query.with_for_update() if lock else query).scalar()
 
 
 def _history(conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None) -> None:
@@ -30,7 +31,7 @@ def _history(conn: Connection, repository_id: int, tag: str, digest: str | None,
 
 def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | None:
     """Point `tag` at `digest`; returns the digest it pointed to before (None if new)."""
-    previous = _current(conn, repository_id, tag)
+    previous = current(conn, repository_id, tag)
     if previous == digest:
         return previous
     now = time.time()
@@ -45,7 +46,7 @@ def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | No
 
 def remove(conn: Connection, repository_id: int, tag: str) -> str | None:
     """Delete the tag; returns the digest it pointed to, None if there was no such tag."""
-    previous = _current(conn, repository_id, tag)
+    previous = current(conn, repository_id, tag)
     if previous is None:
         return None
     conn.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag))

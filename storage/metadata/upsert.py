@@ -1,4 +1,4 @@
-"""INSERT ... ON CONFLICT DO NOTHING for both dialects."""
+"""INSERT ... ON CONFLICT for both dialects."""
 
 from __future__ import annotations
 
@@ -9,7 +9,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 
+def _insert(conn: Connection, table: Table, values: dict[str, Any]) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).values(**values)
+
+
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> Insert:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    """INSERT ... ON CONFLICT DO NOTHING."""
+    result: Insert = _insert(conn, table, values).on_conflict_do_nothing()
+    return result
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, Any]) -> Insert:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE the other columns."""
+    keys = [column.name for column in table.primary_key.columns]
+    changes = {name: value for name, value in values.items() if name not in keys}
+    result: Insert = _insert(conn, table, values).on_conflict_do_update(index_elements=keys, set_=changes)
+    return result

@@ -15,7 +15,7 @@ from botocore.credentials import Credentials
 
 from registry import config
 from registry.auth.authority import open_authority
-from registry.auth.cli import HANDLERS
+from registry.auth.commands import HANDLERS
 from registry.auth.policy import Principal, grants
 from registry.auth.sigv4 import SignedRequest, verify
 from registry.cli import main
@@ -111,7 +111,7 @@ def test_aws_key_pair_verifies_sigv4_requests(tmp_path: Path) -> None:
 
     request = AWSRequest(method="POST", url="http://127.0.0.1:5000/", data=b"{}", headers={"X-Amz-Target": "x"})
     SigV4Auth(Credentials(key_id, secret), "ecr", "us-east-1").add_auth(request)
-    wire = [(k, str(v)) for k, v in request.headers.items()] + [("Host", urlsplit(request.url).netloc)]
+    wire = [(str(k), str(v)) for k, v in request.headers.items()] + [("Host", str(urlsplit(request.url).netloc))]
     settings = config.load(None, {"server": {"data_dir": str(data)}, "auth": {"enabled": True}})
     db = Database(settings.metadata_url)
     try:

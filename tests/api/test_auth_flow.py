@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import string
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import jwt
@@ -18,8 +19,8 @@ from tests.support.auth import AUTH_ENV, AuthRegistry, uid
 from tests.support.server import ServerProcess
 
 
-def _claims(token: str) -> dict[str, object]:
-    claims: dict[str, object] = jwt.decode(token, options={"verify_signature": False})
+def _claims(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return claims
 
 
@@ -97,7 +98,7 @@ def test_anonymous_token_and_public_repositories(auth_registry: AuthRegistry) ->
 
     answer = auth_registry.token(None, f"repository:{public}/app:pull,push", f"repository:{private}/app:pull")
     assert _claims(answer["token"])["sub"] == ""
-    assert [entry["actions"] for entry in _claims(answer["token"])["access"]] == [["pull"], []]  # type: ignore[union-attr]
+    assert [entry["actions"] for entry in _claims(answer["token"])["access"]] == [["pull"], []]
     anonymous = auth_registry.bearer(answer["token"])
     assert anonymous.get_manifest(f"{public}/app", "v1").status_code == 200
     response = anonymous.get_manifest(f"{private}/app", "v1")
@@ -193,7 +194,7 @@ def test_oauth_password_grant(auth_registry: AuthRegistry) -> None:
     ],
 )
 def test_token_request_errors(auth_registry: AuthRegistry, query: list[tuple[str, str]]) -> None:
-    response = httpx.get(f"{auth_registry.url}/token", params=query)
+    response = httpx.get(f"{auth_registry.url}/token", params=tuple(query))
     assert response.status_code == 400 and error_code(response) == "UNSUPPORTED"
 
 
@@ -248,10 +249,15 @@ def test_no_credential_or_token_request_produces_a_500(
     query: list[tuple[str, str]],
     form: dict[str, str],
 ) -> None:
-    headers = {"Authorization": authorization.encode("latin-1", "replace").strip()}  # raw bytes, as a client may send
+    headers = {b"Authorization": authorization.encode("latin-1", "replace").strip()}  # raw bytes, as a client may send
     try:
         response = httpx.request(
-            method, auth_registry.url + path, params=query, headers=headers, data=form or None, timeout=60
+            method,
+            auth_registry.url + path,
+            params=tuple(query),
+            headers=headers,
+            data=form or None,
+            timeout=60,
         )
     except httpx.LocalProtocolError:
         return  # httpx itself refuses the header (e.g. a newline): nothing reached the server

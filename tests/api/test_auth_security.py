@@ -137,7 +137,7 @@ def test_pull_only_principals_are_refused_every_write(auth_registry: AuthRegistr
     }
     for who, (client, refused) in callers.items():
         for method, path, kwargs in _write_requests(repo, location, image.digest, image.layers[0]):
-            response = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+            response = client.request(method, path, **kwargs)
             assert response.status_code in refused, (who, method, path, response.status_code, response.text)
             assert error_code(response) == ("UNAUTHORIZED" if 401 in refused else "DENIED")
         if who != "anonymous":

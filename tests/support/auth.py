@@ -69,7 +69,7 @@ class AuthRegistry:
     def token(self, credentials: tuple[str, str] | None, *scopes: str, **params: str) -> dict[str, Any]:
         """GET /token with Basic credentials (None: anonymous); the JSON answer."""
         query = [("service", "cais"), *(("scope", s) for s in scopes), *params.items()]
-        response = httpx.get(f"{self.url}/token", params=query, auth=credentials, timeout=60)
+        response = httpx.get(f"{self.url}/token", params=tuple(query), auth=credentials, timeout=60)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

@@ -88,7 +88,7 @@ def test_algorithm_confusion_is_refused(keys: SigningKeys) -> None:
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    none = jwt.encode(claims, None, algorithm="none", headers={"kid": kid})
+    none = jwt.encode(claims, "", algorithm="none", headers={"kid": kid})
     hs256 = jwt.api_jws.PyJWS()
     hs256._algorithms["HS256"].prepare_key = lambda key: key  # type: ignore[method-assign]  # the attack PyJWT guards against
     confused = hs256.encode(json.dumps(claims).encode(), public_pem, algorithm="HS256", headers={"kid": kid})

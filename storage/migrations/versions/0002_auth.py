@@ -1,7 +1,7 @@
 """auth
 
 Revision ID: 0002_auth
-Revises: 0001
+Revises: 0002_ecr
 Create Date: 2026-11-29 22:54:48.323560
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0002_auth'
-down_revision = '0001'
+down_revision = '0002_ecr'
 branch_labels = None
 depends_on = None
 

@@ -13,12 +13,16 @@ from storage.permission_store import PermissionStore
 
 from ..config import AuthSettings, Settings
 from ..references import is_name
-from .directory import Directory
+from .directory import Directory, LoginRefused
 from .keys import SigningKeys
 from .policy import ALL, Principal, grants
 from .scopes import CATALOG, REPOSITORY, Scope, merge
 from .secretbox import SecretBox
-from .tokens import Tokens
+from .tokens import TokenInvalid, Tokens
+
+# `docker login -u AWS -p <GetAuthorizationToken's password>`, as with ECR: the password is a
+# token this registry signed for an account, whose permissions apply as they are at each request.
+AWS_USER = "AWS"
 
 
 @dataclass
@@ -27,6 +31,25 @@ class Authority:
     keys: SigningKeys
     tokens: Tokens
     directory: Directory
+
+    def basic_login(self, name: str, secret: str, client: str) -> Principal:
+        """The principal behind Basic credentials: a name and password or robot secret, or the
+        user AWS with a registry token (blocking: argon2 or a database read)."""
+        if name != AWS_USER:
+            return self.directory.login(name, secret, client)
+        try:
+            subject = self.tokens.verify(secret).subject
+        except TokenInvalid:
+            subject = ""
+        principal = self.directory.principal(subject) if subject else None
+        if principal is None:
+            self.directory.failures.record(client)
+            raise LoginRefused("invalid registry token")
+        return principal
+
+    def registry_token(self, principal: Principal, seconds: int) -> str:
+        """A password for `docker login -u AWS` that stands for `principal` for `seconds`."""
+        return self.tokens.issue(principal.name, [], ttl=seconds).token
 
     def grant(self, principal: Principal, requested: list[Scope]) -> list[Scope]:
         """Each requested scope cut down to what `principal` may do (reads its rules)."""

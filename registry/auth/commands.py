@@ -18,6 +18,7 @@ from storage.errors import AccountUnknown
 from ..config import parse_seconds
 from ..services import Services
 from . import credentials, passwords
+from .authority import AWS_USER
 from .keys import KeyRotationError, SigningKeys
 from .policy import check_pattern, parse_actions
 from .secretbox import SecretBox
@@ -52,6 +53,8 @@ def handler_for(command: str, action: str) -> Callable[[argparse.Namespace, Serv
 def _name(text: str) -> str:
     if not NAME_RE.match(text):
         raise CommandError(f"invalid name {text!r}: letters, digits and . _ @ - (up to 128)")
+    if text == AWS_USER:
+        raise CommandError(f"{AWS_USER} is reserved: it logs in with tokens from the ECR API's GetAuthorizationToken")
     return text
 
 

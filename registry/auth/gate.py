@@ -157,7 +157,7 @@ class Guard:
         if found is None:
             raise challenge.error(Problem.UNAUTHORIZED, "invalid_request")
         refused = challenge.error(Problem.CREDENTIALS_INVALID)
-        principal = await log_in(directory.login, refused, *found, client_address(request))
+        principal = await log_in(self.authority.basic_login, refused, *found, client_address(request))
         return Access("basic", principal.name, principal, rules=await blocking(directory.rules, principal))
 
     async def _authorize(self, access: Access, need: Need, name: str, challenge: _Challenge) -> None:

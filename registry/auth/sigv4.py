@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -32,29 +32,27 @@ P = TypeVar("P")
 
 
 class SigV4Error(Exception):
-    """Base of the typed failures; `code` is the AWS error name a JSON API answers with."""
-
-    code: ClassVar[str] = "IncompleteSignatureException"
+    """Base of the typed failures (registry/ecr/access.py maps each to its AWS error)."""
 
 
 class Unsigned(SigV4Error):
-    code = "MissingAuthenticationTokenException"
+    pass
 
 
 class MalformedSignature(SigV4Error):
-    code = "IncompleteSignatureException"
+    pass
 
 
 class UnknownAccessKey(SigV4Error):
-    code = "UnrecognizedClientException"
+    pass
 
 
 class BadSignature(SigV4Error):
-    code = "InvalidSignatureException"
+    pass
 
 
 class SignatureExpired(SigV4Error):
-    code = "InvalidSignatureException"
+    pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..api.common import blocking
+from ..api.common import blocking, read_body
 from ..errors import OCIError, Problem
 from .authority import Authority
 from .directory import LoginRefused
@@ -41,11 +41,7 @@ async def _form(request: Request) -> dict[str, list[str]]:
     media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
         raise _invalid("the token request must be application/x-www-form-urlencoded")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_LIMIT:
-            raise _invalid("token request too large")
+    body = await read_body(request, FORM_LIMIT, _invalid)
     try:
         return parse_qs(body.decode(), keep_blank_values=True)
     except UnicodeDecodeError:
@@ -80,7 +76,7 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
         found = basic_credentials(value) if scheme.lower() == "basic" else None
         if found is None:
             raise refused
-        return await log_in(directory.login, refused, *found, client_address(request))
+        return await log_in(authority.basic_login, refused, *found, client_address(request))
 
     async def issue(principal: Principal, scopes: list[Scope], client_id: str) -> tuple[dict[str, Any], str]:
         granted = await blocking(authority.grant, principal, scopes)
@@ -117,7 +113,8 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
         grant_type = _one(form, "grant_type")
         client = client_address(request)
         if grant_type == "password":
-            principal = await log_in(directory.login, refused, _one(form, "username"), _one(form, "password"), client)
+            username, password = _one(form, "username"), _one(form, "password")
+            principal = await log_in(authority.basic_login, refused, username, password, client)
         elif grant_type == "refresh_token":
             token = _one(form, "refresh_token")
             principal = await log_in(directory.redeem_refresh_token, refused, token, service, client)

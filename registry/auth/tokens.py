@@ -74,14 +74,17 @@ class Tokens:
         self._cache: dict[str, VerifiedToken] = {}
         self._lock = threading.Lock()
 
-    def issue(self, subject: str, granted: list[Scope], now: float | None = None) -> IssuedToken:
+    def issue(
+        self, subject: str, granted: list[Scope], now: float | None = None, ttl: int | None = None
+    ) -> IssuedToken:
         issued = int(now if now is not None else time.time())
+        ttl = ttl or self.ttl
         kid, key = self.keys.signer()
         claims = {
             "iss": self.issuer,
             "sub": subject,
             "aud": self.service,
-            "exp": issued + self.ttl,
+            "exp": issued + ttl,
             "nbf": issued,
             "iat": issued,
             "jti": uuid.uuid4().hex,
@@ -89,7 +92,7 @@ class Tokens:
         }
         token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
         stamp = datetime.fromtimestamp(issued, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return IssuedToken(token, self.ttl, stamp)
+        return IssuedToken(token, ttl, stamp)
 
     def verify(self, token: str) -> VerifiedToken:
         cached = self._cache.get(token)

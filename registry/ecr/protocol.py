@@ -24,8 +24,7 @@ from .errors import JSON_11, AwsError, Fault, error_response
 MAX_BODY = 32 << 20  # UploadLayerPart carries up to 20 MiB, base64-encoded
 
 
-async def _body(request: Request) -> Any:
-    raw = await read_body(request, MAX_BODY, partial(AwsError, Fault.SERIALIZATION))
+def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError):
@@ -53,8 +52,9 @@ def routes(services: Services) -> list[Route]:
             handler = handlers.get(name)
             if operation is None or handler is None:
                 raise AwsError(Fault.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
-            principal = await access.authenticate(request)
-            params = shapes.validate(operation, await _body(request))
+            raw = await read_body(request, MAX_BODY, partial(AwsError, Fault.SERIALIZATION))
+            principal = await access.authenticate(request, raw, services.authority)
+            params = shapes.validate(operation, _json(raw))
             access.authorize(principal, context.target(params), f"ecr:{name}")
             result = await handler(Call(request, principal, params))
         except NameUnknown as exc:

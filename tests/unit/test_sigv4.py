@@ -101,8 +101,6 @@ def test_typed_failures() -> None:
     lying = [*request.headers, ("X-Amz-Content-SHA256", "0" * 64)]
     with pytest.raises(sigv4.BadSignature):
         sigv4.verify(replace(request, headers=lying), lookup)
-    assert sigv4.Unsigned.code == "MissingAuthenticationTokenException"
-    assert sigv4.UnknownAccessKey.code == "UnrecognizedClientException"
 
 
 def test_requests_older_or_newer_than_fifteen_minutes_expire() -> None:

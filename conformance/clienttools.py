@@ -19,8 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def run(*command: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+def attempt(
+    *command: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run a command whose failure the test looks at."""
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def run(*command: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 300) -> str:
+    result = attempt(*command, env=env, stdin=stdin, timeout=timeout)
     if result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result.stdout

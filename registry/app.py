@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from storage.digest import DigestError
@@ -22,6 +23,8 @@ from storage.metadata.locks import run_exclusively
 
 from . import logs
 from .api import base, blobs, manifests, ops, uploads
+from .auth import token_endpoint
+from .auth.gate import need_of
 from .config import Settings
 from .ecr import protocol as ecr
 from .errors import OCIError, Problem, error_response
@@ -60,6 +63,13 @@ def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, No
     return jobs
 
 
+def _check_guarded(routes: list[Route]) -> None:
+    """Fail closed: a route that does not declare what it needs would be open to anyone."""
+    unguarded = [route.path for route in routes if need_of(route.endpoint) is None]
+    if unguarded:
+        raise RuntimeError(f"routes without an access declaration: {unguarded}")
+
+
 def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
     services = services or open_services(settings)
 
@@ -81,7 +91,9 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + manifests.routes(services)
         + ops.routes(services)
         + ecr.routes(services)
+        + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )
+    _check_guarded(routes)
     handlers = {
         OCIError: error_response,
         StoreError: error_response,

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from . import config
+from .auth import cli as auth_cli
 from .commands import lifecycle, repos, storage_ops
 
 DESCRIPTION = """\
@@ -62,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         "and flags, as JSON.",
     )
     _common(show)
-    for module in (repos, lifecycle, storage_ops):
+    for module in (repos, lifecycle, storage_ops, auth_cli):
         module.add(commands, _common)
     return parser
 
@@ -99,16 +100,22 @@ def _migrate(settings: config.Settings) -> None:
 
 
 def _serve(settings: config.Settings) -> int:
-    if not _is_loopback(settings.listen_host) and not settings.server.insecure_anonymous:
+    exposed = not _is_loopback(settings.listen_host)
+    if exposed and not settings.auth.enabled and not settings.server.insecure_anonymous:
         print(
             f"cais: refusing to listen on {settings.server.listen}: authentication is not configured, so "
             "anyone who can reach this address could push and delete images.\n"
-            "Listen on 127.0.0.1, or pass --insecure-anonymous if that is really what you want.",
+            "Enable [auth] (CAIS_AUTH__ENABLED=true), listen on 127.0.0.1, or pass --insecure-anonymous "
+            "if that is really what you want.",
             file=sys.stderr,
         )
         return 2
     os.makedirs(settings.data_dir, exist_ok=True)
     _migrate(settings)
+    if settings.auth.enabled:
+        from .auth.keys import SigningKeys
+
+        SigningKeys(settings.auth_key_dir).ensure()  # before the workers start, so they share one key
     metrics_dir = os.path.join(settings.data_dir, "run", "metrics")
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir)

@@ -41,6 +41,11 @@ def _bytes(value: Any) -> Any:
     return value
 
 
+def parse_seconds(text: str) -> float:
+    """A duration such as 90s, 15m, 24h or 90d, in seconds."""
+    return float(_seconds(text))
+
+
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 Delay = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
 Bytes = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
@@ -104,6 +109,20 @@ class GcSettings(_Section):
     grace: Delay = 3600.0  # a blob link younger than this is a push in progress and keeps its blob
 
 
+class AuthSettings(_Section):
+    enabled: bool = False
+    # The address clients use to reach this registry, e.g. https://registry.example.com; the
+    # token endpoint (realm) is <public_url>/token. Unset: taken from each request's Host header.
+    public_url: str | None = Field(None, pattern=r"^https?://[^/\s]+$")
+    service: str = Field("cais", min_length=1)  # the `aud` of issued tokens and `service` of challenges
+    issuer: str = Field("cais", min_length=1)  # the `iss` of issued tokens
+    token_ttl: Annotated[float, BeforeValidator(_seconds), Field(ge=60)] = 300.0  # spec: never below 60 s
+    refresh_token_ttl: Seconds = 30 * 86400.0
+    key_dir: str | None = None  # default: <data_dir>/auth (signing keys, the key that encrypts AWS secrets)
+    failure_limit: int = Field(10, ge=1)  # failed logins per client address and window, then 429
+    failure_window: Seconds = 300.0
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
@@ -126,6 +145,7 @@ class Settings(BaseSettings):
     pulls: PullSettings = PullSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
     gc: GcSettings = GcSettings()
+    auth: AuthSettings = AuthSettings()
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -151,6 +171,10 @@ class Settings(BaseSettings):
     @property
     def metadata_url(self) -> str:
         return self.metadata.url or f"sqlite:///{os.path.join(self.data_dir, 'metadata.db')}"
+
+    @property
+    def auth_key_dir(self) -> str:
+        return os.path.abspath(self.auth.key_dir or os.path.join(self.data_dir, "auth"))
 
     @property
     def listen_host(self) -> str:

@@ -18,8 +18,12 @@ TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 MAX_NAME = 255
 
 
+def is_name(name: str) -> bool:
+    return len(name) <= MAX_NAME and NAME_RE.match(name) is not None
+
+
 def check_name(name: str) -> str:
-    if len(name) > MAX_NAME or not NAME_RE.match(name):
+    if not is_name(name):
         raise OCIError(Problem.NAME_INVALID, f"invalid repository name {name[:300]!r}", {"name": name[:300]})
     return name
 

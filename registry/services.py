@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.accounts import AccountStore
 from storage.blobstore import BlobStore
 from storage.drivers import open_driver
 from storage.drivers.base import Driver
@@ -12,10 +13,13 @@ from storage.images import ImageStore
 from storage.lifecycle.runner import Lifecycle
 from storage.manifest_store import ManifestStore
 from storage.metadata.engine import Database
+from storage.permission_store import PermissionStore
 from storage.pulls import PullRecorder
 from storage.repository_store import RepositoryStore
 from storage.uploads import UploadPolicy, Uploads
 
+from .auth.authority import Authority, open_authority
+from .auth.gate import Guard
 from .config import Settings
 
 
@@ -32,6 +36,10 @@ class Services:
     pulls: PullRecorder
     lifecycle: Lifecycle
     collector: Collector
+    accounts: AccountStore
+    permissions: PermissionStore
+    guard: Guard
+    authority: Authority | None
 
     def close(self) -> None:
         self.db.dispose()
@@ -46,6 +54,7 @@ def open_services(settings: Settings) -> Services:
         checkpoint_seconds=settings.uploads.checkpoint_interval,
     )
     create_on_push = settings.repositories.create_on_push
+    authority = open_authority(settings, db) if settings.auth.enabled else None
     return Services(
         settings=settings,
         db=db,
@@ -63,4 +72,8 @@ def open_services(settings: Settings) -> Services:
         pulls=PullRecorder(db),
         lifecycle=Lifecycle(db),
         collector=Collector(db, driver, settings.gc.grace),
+        accounts=AccountStore(db),
+        permissions=PermissionStore(db),
+        guard=Guard(authority),
+        authority=authority,
     )

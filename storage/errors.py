@@ -98,3 +98,11 @@ class LabelInvalid(SettingInvalid):
 
 class TooManyLabels(SettingInvalid):
     pass
+
+
+class AccountExists(StoreError):
+    """A user, robot or group of that name already exists."""
+
+
+class AccountUnknown(StoreError):
+    """No user, robot or group of that name (and kind)."""

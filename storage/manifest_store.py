@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -31,6 +32,7 @@ from .metadata.manifests import ManifestRow
 
 Reference = str | Digest  # a tag or a digest
 NOT_FOUND, MISMATCH, REFERENCED = "not-found", "tag-digest-mismatch", "referenced-by-index"
+CATALOG_BATCH = 500  # names read per query while filtering the catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,9 +235,17 @@ class ManifestStore:
             found = tag_rows.page(conn, repository_id, after, limit + 1)
         return Page(found[:limit], len(found) > limit)
 
-    def catalog(self, after: str, limit: int) -> Page:
+    def catalog(self, after: str, limit: int, visible: Callable[[str], bool] = lambda _: True) -> Page:
+        """Repository names after `after`, only those `visible` accepts (the caller's permissions)."""
+        batch = max(limit + 1, CATALOG_BATCH)
+        found: list[str] = []
         with self.db.read() as conn:
-            found = repositories.names(conn, after, limit + 1)
+            while len(found) <= limit:
+                names = repositories.names(conn, after, batch)
+                found += [name for name in names if visible(name)]
+                if len(names) < batch:
+                    break
+                after = names[-1]
         return Page(found[:limit], len(found) > limit)
 
     def referrers(

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..auth.gate import Need, access_of
 from ..services import Services
 from .common import blocking, next_link, page_size
 
@@ -14,13 +15,18 @@ CATALOG_MAX = 10000
 
 
 def routes(services: Services) -> list[Route]:
+    guard = services.guard
+
+    @guard.requires(Need.LOGIN)
     async def version_check(request: Request) -> Response:
         return JSONResponse({})
 
+    @guard.requires(Need.CATALOG)
     async def catalog(request: Request) -> Response:
         limit = page_size(request, CATALOG_DEFAULT, CATALOG_MAX)
         after = request.query_params.get("last", "")
-        page = await blocking(services.manifests.catalog, after, limit) if limit else None
+        visible = access_of(request).lists
+        page = await blocking(services.manifests.catalog, after, limit, visible) if limit else None
         names = page.items if page else []
         headers = {}
         if page and page.more:

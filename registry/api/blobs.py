@@ -7,6 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from ..auth.gate import Need
 from ..blob_response import BlobResponse
 from ..ranges import parse_range
 from ..references import parse_digest
@@ -18,7 +19,9 @@ PRESIGN_SECONDS = 600
 
 def routes(services: Services) -> list[Route]:
     driver = services.driver
+    guard = services.guard
 
+    @guard.requires(Need.PULL)
     async def get_blob(request: Request) -> ASGIApp:
         name = repository(request)
         digest = parse_digest(request.path_params["digest"])
@@ -47,6 +50,7 @@ def routes(services: Services) -> list[Route]:
         headers["Content-Length"] = str(span[1] - span[0])
         return BlobResponse(driver, blob.key, span, status, headers, send_body=request.method == "GET")
 
+    @guard.requires(Need.DELETE)
     async def delete_blob(request: Request) -> Response:
         name = repository(request)
         digest = parse_digest(request.path_params["digest"])

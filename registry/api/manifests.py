@@ -14,6 +14,7 @@ from storage.manifest_format import OCI_INDEX
 from storage.manifest_store import Reference
 from storage.metadata.manifests import ManifestRow
 
+from ..auth.gate import Need
 from ..errors import OCIError, Problem
 from ..negotiation import acceptable
 from ..references import check_tag, is_tag, parse_digest, parse_reference
@@ -51,7 +52,9 @@ def _descriptor(row: ManifestRow) -> dict[str, object]:
 def routes(services: Services) -> list[Route]:
     store = services.manifests
     max_bytes = services.settings.manifests.max_bytes
+    guard = services.guard
 
+    @guard.requires(Need.PULL)
     async def get_manifest(request: Request) -> Response:
         name = repository(request)
         reference = _lookup_reference(request.path_params["reference"])
@@ -73,6 +76,7 @@ def routes(services: Services) -> list[Route]:
         services.pulls.record(name, found.digest)
         return Response(body, status_code=200, headers=headers, media_type=found.media_type)
 
+    @guard.requires(Need.PUSH)
     async def put_manifest(request: Request) -> Response:
         name = repository(request)
         reference = parse_reference(request.path_params["reference"])
@@ -89,12 +93,14 @@ def routes(services: Services) -> list[Route]:
             response.headers.append("OCI-Tag", tag)
         return response
 
+    @guard.requires(Need.DELETE)
     async def delete_manifest(request: Request) -> Response:
         name = repository(request)
         reference = parse_reference(request.path_params["reference"])
         await blocking(store.delete, name, reference)
         return Response(status_code=202, headers={"Content-Length": "0"})
 
+    @guard.requires(Need.PULL)
     async def list_tags(request: Request) -> Response:
         name = repository(request)
         limit = page_size(request, TAGS_DEFAULT, TAGS_MAX)
@@ -105,6 +111,7 @@ def routes(services: Services) -> list[Route]:
             headers["Link"] = next_link(f"/v2/{name}/tags/list", {"last": page.items[-1], "n": str(limit)})
         return JSONResponse({"name": name, "tags": page.items if limit else []}, headers=headers)
 
+    @guard.requires(Need.PULL)
     async def referrers(request: Request) -> Response:
         name = repository(request)
         subject: Digest = parse_digest(request.path_params["digest"])

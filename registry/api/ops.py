@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import metrics
+from ..auth.gate import Need
 from ..errors import OCIError, Problem
 from ..services import Services
 from .common import blocking
@@ -18,6 +19,7 @@ def routes(services: Services) -> list[Route]:
         with services.db.read() as conn:
             conn.execute(text("SELECT 1"))
 
+    @services.guard.requires(Need.PUBLIC)
     async def healthz(request: Request) -> Response:
         try:
             await blocking(check_database)
@@ -25,6 +27,7 @@ def routes(services: Services) -> list[Route]:
             raise OCIError(Problem.UNAVAILABLE, f"metadata database unreachable: {type(exc).__name__}") from exc
         return JSONResponse({"status": "ok"})
 
+    @services.guard.requires(Need.PUBLIC)
     async def metrics_endpoint(request: Request) -> Response:
         return Response(await blocking(metrics.exposition), media_type="text/plain; version=0.0.4")
 

@@ -11,6 +11,7 @@ from storage.errors import BlobUnknown, UploadOutOfOrder
 from storage.metadata.uploads import UploadRow
 
 from .. import metrics
+from ..auth.gate import Access, Need, access_of
 from ..errors import OCIError, Problem
 from ..ranges import parse_content_range
 from ..references import check_name, parse_digest
@@ -41,6 +42,7 @@ def _chunk_length(request: Request) -> tuple[int | None, int | None]:
 
 def routes(services: Services) -> list[Route]:
     uploads = services.uploads
+    guard = services.guard
 
     def created(name: str, digest: str) -> Response:
         headers = {"Location": blob_url(name, digest), "Docker-Content-Digest": digest, "Content-Length": "0"}
@@ -49,11 +51,12 @@ def routes(services: Services) -> list[Route]:
     def out_of_order(name: str, upload_id: str, exc: UploadOutOfOrder) -> OCIError:
         return OCIError(Problem.RANGE_INVALID, exc.message, exc.detail, _progress_headers(name, upload_id, exc.offset))
 
+    @guard.requires(Need.PUSH)
     async def start(request: Request) -> Response:
         name = repository(request)
         query = request.query_params
         if "mount" in query:
-            mounted = await try_mount(name, query["mount"], query.get("from"))
+            mounted = await try_mount(access_of(request), name, query["mount"], query.get("from"))
             if mounted is not None:
                 return created(name, mounted)
         elif "digest" in query:
@@ -67,11 +70,14 @@ def routes(services: Services) -> list[Route]:
             headers["OCI-Chunk-Min-Length"] = str(services.driver.min_chunk)
         return Response(status_code=202, headers=headers)
 
-    async def try_mount(name: str, digest_text: str, source: str | None) -> str | None:
-        """The mounted digest, or None when the blob cannot be mounted (a session is opened)."""
+    async def try_mount(access: Access, name: str, digest_text: str, source: str | None) -> str | None:
+        """The mounted digest, or None when the blob cannot be mounted (a session is opened). A
+        source the caller may not pull is treated like one without the blob: no existence leaks."""
         if not source:
             return None
         check_name(source)
+        if not access.allows(source, "pull"):
+            return None
         digest = parse_digest(digest_text)
         try:
             await blocking(uploads.mount, name, digest, source)
@@ -79,11 +85,13 @@ def routes(services: Services) -> list[Route]:
             return None
         return str(digest)
 
+    @guard.requires(Need.PUSH)
     async def status(request: Request) -> Response:
         name = repository(request)
         row = await blocking(uploads.status, name, request.path_params["upload_id"])
         return Response(status_code=204, headers=_progress_headers(name, row.id, row.offset))
 
+    @guard.requires(Need.PUSH)
     async def append(request: Request) -> Response:
         name = repository(request)
         upload_id = request.path_params["upload_id"]
@@ -95,6 +103,7 @@ def routes(services: Services) -> list[Route]:
             raise out_of_order(name, upload_id, exc) from None
         return Response(status_code=202, headers=_progress_headers(name, upload_id, offset))
 
+    @guard.requires(Need.PUSH)
     async def finish(request: Request) -> Response:
         name = repository(request)
         upload_id = request.path_params["upload_id"]
@@ -109,6 +118,7 @@ def routes(services: Services) -> list[Route]:
             raise out_of_order(name, upload_id, exc) from None
         return created(name, str(digest))
 
+    @guard.requires(Need.PUSH)
     async def cancel(request: Request) -> Response:
         name = repository(request)
         upload_id = request.path_params["upload_id"]

@@ -35,6 +35,11 @@ class Fault(Enum):
     SERIALIZATION = _Row("SerializationException", 400, "the request body is not valid JSON of the expected shape")
     UNKNOWN_OPERATION = _Row("UnknownOperationException", 400, "unknown operation")
     INCOMPLETE_SIGNATURE = _Row("IncompleteSignatureException", 400, "the request signature is malformed")
+    MISSING_AUTHENTICATION = _Row("MissingAuthenticationTokenException", 403, "Missing Authentication Token")
+    UNRECOGNIZED_CLIENT = _Row(
+        "UnrecognizedClientException", 400, "The security token included in the request is invalid."
+    )
+    INVALID_SIGNATURE = _Row("InvalidSignatureException", 400, "The request signature we calculated does not match")
     ACCESS_DENIED = _Row("AccessDeniedException", 400, "not authorized to perform this operation")
     # ECR's modeled errors.
     INVALID_PARAMETER = _Row("InvalidParameterException", 400, "invalid parameter")

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from storage.errors import NameUnknown
 
 from ..api.common import read_body
+from ..auth.gate import Need
 from ..services import Services
 from . import access, images, layers, lifecycle, model, registry_ops, repositories, shapes
 from .context import Call, Context, Handler
@@ -23,8 +24,7 @@ from .errors import JSON_11, AwsError, Fault, error_response
 MAX_BODY = 32 << 20  # UploadLayerPart carries up to 20 MiB, base64-encoded
 
 
-async def _body(request: Request) -> Any:
-    raw = await read_body(request, MAX_BODY, partial(AwsError, Fault.SERIALIZATION))
+def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError):
@@ -42,6 +42,8 @@ def routes(services: Services) -> list[Route]:
         handlers |= module.operations(context)
     prefix = model.target_prefix()
 
+    # The /v2 guard leaves this route alone: every call is authenticated by its SigV4 signature (access.py).
+    @services.guard.requires(Need.PUBLIC)
     async def dispatch(request: Request) -> Response:
         try:
             target = request.headers.get("x-amz-target", "")
@@ -50,8 +52,9 @@ def routes(services: Services) -> list[Route]:
             handler = handlers.get(name)
             if operation is None or handler is None:
                 raise AwsError(Fault.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
-            principal = await access.authenticate(request)
-            params = shapes.validate(operation, await _body(request))
+            raw = await read_body(request, MAX_BODY, partial(AwsError, Fault.SERIALIZATION))
+            principal = await access.authenticate(request, raw, services.authority)
+            params = shapes.validate(operation, _json(raw))
             access.authorize(principal, context.target(params), f"ecr:{name}")
             result = await handler(Call(request, principal, params))
         except NameUnknown as exc:

@@ -31,7 +31,7 @@ def operations(context: Context) -> dict[str, Handler]:
         return {"registryId": context.registry_id, "replicationConfiguration": {"rules": []}}
 
     async def get_authorization_token(call: Call) -> dict[str, Any]:
-        token, expires = access.registry_token(call.principal)
+        token, expires = access.registry_token(call.principal, context.services.authority)
         scheme = call.request.url.scheme
         data = {
             "authorizationToken": base64.b64encode(f"AWS:{token}".encode()).decode(),

@@ -9,7 +9,7 @@ from storage.errors import RepositoryExists
 from storage.metadata.repositories import DEFAULT_ENCRYPTION, Settings
 
 from ..api.common import blocking
-from . import pages, present
+from . import access, pages, present
 from .context import Call, Context, Handler
 from .errors import AwsError, Fault
 
@@ -50,6 +50,8 @@ def operations(context: Context) -> dict[str, Handler]:
         names = call.params.get("repositoryNames")
         limit = pages.limit(call.params, PAGE, exclusive_with="repositoryNames")
         if names is not None:
+            for name in names:
+                access.require(call.principal, name, "ecr:DescribeRepositories", "pull")
             found = await blocking(store.page, "", len(names), names)
             missing = sorted(set(names) - {repo.name for repo in found})
             if missing:
@@ -57,9 +59,8 @@ def operations(context: Context) -> dict[str, Handler]:
             return {"repositories": [present.repository(context, call.request, repo) for repo in found]}
         (after,) = pages.position(call.params, [""])
         found = await blocking(store.page, after, limit + 1)
-        result: dict[str, Any] = {
-            "repositories": [present.repository(context, call.request, repo) for repo in found[:limit]]
-        }
+        visible = [repo for repo in found[:limit] if call.principal.may(repo.name, "pull")]  # pages may run short
+        result: dict[str, Any] = {"repositories": [present.repository(context, call.request, repo) for repo in visible]}
         if len(found) > limit:
             result["nextToken"] = pages.token([found[limit - 1].name])
         return result

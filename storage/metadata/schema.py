@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 NAME = String(255)
@@ -187,4 +188,89 @@ locks = Table(
     Column("name", String(64), primary_key=True),
     Column("holder", String(64), nullable=False),
     Column("expires", Float, nullable=False),
+)
+
+# -- access control -----------------------------------------------------------------------
+# Users and robot accounts share one namespace: both log in with a name and a secret.
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # user | robot
+    Column("name", NAME, nullable=False, unique=True),
+    Column("secret_hash", Text),  # argon2id PHC string; NULL: no password login (AWS-key-only robots)
+    Column("description", Text),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_group_members_principal", "principal_id"),
+)
+
+# Subjects are named (anonymous has no row to point at); deleting a principal or group deletes its rules.
+permissions = Table(
+    "permissions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject_kind", String(16), nullable=False),  # user | robot | group | anonymous
+    Column("subject_name", NAME, nullable=False),  # "" for anonymous
+    Column("pattern", NAME, nullable=False),
+    Column("actions", String(64), nullable=False),  # sorted, comma-separated
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("subject_kind", "subject_name", "pattern", name="uq_permissions_subject_pattern"),
+)
+
+# AWS-style key pairs for the ECR-compatible API: SigV4 needs the secret itself, so it is kept
+# encrypted with a key that lives outside the database.
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access_key_id", String(32), primary_key=True),
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), nullable=False),
+    Column("secret_encrypted", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_access_keys_principal", "principal_id"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256: the token itself has 256 random bits
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), nullable=False),
+    Column("service", NAME, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_refresh_tokens_principal", "principal_id"),
+)
+
+# Failed logins per client address, shared by every worker and replica.
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("client", String(64), primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("failures", Integer, nullable=False),
+)
+
+# One row; bumped by every change to principals, groups, permissions or keys, so that each
+# worker's caches notice the change on their next use.
+auth_generation = Table(
+    "auth_generation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", BigInteger, nullable=False),
 )

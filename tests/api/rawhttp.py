@@ -20,3 +20,18 @@ def open_chunked_patch(base_url: str, location: str) -> socket.socket:
 
 def send_chunk(sock: socket.socket, data: bytes) -> None:
     sock.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+
+def raw_request(base_url: str, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    """Send `path` byte for byte (no normalisation of dots or percent-escapes); the response."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        request = f"{method} {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        sock.sendall(request.encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), headers, body

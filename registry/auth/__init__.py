@@ -1,0 +1,1 @@
+"""Authentication and access control: accounts, permission rules, the Docker token flow."""

@@ -1,0 +1,261 @@
+"""What each access-control command does (the parsers are in registry/auth/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from storage.accounts import NewAccount
+from storage.errors import AccountUnknown
+
+from ..config import parse_seconds
+from ..services import Services
+from . import credentials, passwords
+from .authority import AWS_USER
+from .keys import KeyRotationError, SigningKeys
+from .policy import check_pattern, parse_actions
+from .secretbox import SecretBox
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+MIN_PASSWORD = 8
+
+
+class CommandError(Exception):
+    """A mistake in the command: printed as one line, exit status 1."""
+
+
+Command = Callable[[argparse.Namespace, Services], None]
+
+
+def handler_for(command: str, action: str) -> Callable[[argparse.Namespace, Services], int]:
+    """The `cais COMMAND ACTION` handler: mistakes become one line on stderr and status 1 (store
+    errors such as an unknown name are reported the same way by the caller)."""
+    function = HANDLERS[(command, action)]
+
+    def handle(args: argparse.Namespace, services: Services) -> int:
+        try:
+            function(args, services)
+        except (CommandError, KeyRotationError, ValueError) as exc:
+            print(f"cais: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    return handle
+
+
+def _name(text: str) -> str:
+    if not NAME_RE.match(text):
+        raise CommandError(f"invalid name {text!r}: letters, digits and . _ @ - (up to 128)")
+    if text == AWS_USER:
+        raise CommandError(f"{AWS_USER} is reserved: it logs in with tokens from the ECR API's GetAuthorizationToken")
+    return text
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            raise CommandError("the passwords differ")
+    else:
+        raise CommandError("no terminal to ask for the password: use --password-stdin")
+    if len(password) < MIN_PASSWORD:
+        raise CommandError(f"the password must have at least {MIN_PASSWORD} characters")
+    return password
+
+
+def _when(stamp: float | None) -> str:
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else "-"
+
+
+def _show(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        return
+    columns = list(rows[0])
+    cells = [[", ".join(v) if isinstance(v, list) else str(v) for v in row.values()] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    for line in [[c.upper() for c in columns], *cells]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+def _user_add(args: argparse.Namespace, services: Services) -> None:
+    name = _name(args.name)
+    secret_hash = passwords.hash_secret(_read_password(args.password_stdin))
+    services.accounts.create(NewAccount("user", name, secret_hash, args.description))
+    print(f"user {name} added", file=sys.stderr)
+
+
+def _user_list(args: argparse.Namespace, services: Services) -> None:
+    rows = [
+        {
+            "name": a.row.name,
+            "created": _when(a.row.created_at),
+            "groups": a.groups,
+            "description": a.row.description or "",
+        }
+        for a in services.accounts.accounts("user")
+    ]
+    _show(rows, args.json)
+
+
+def _user_delete(args: argparse.Namespace, services: Services) -> None:
+    services.accounts.delete("user", args.name)
+    print(f"user {args.name} deleted", file=sys.stderr)
+
+
+def _user_passwd(args: argparse.Namespace, services: Services) -> None:
+    account = services.accounts.account(args.name)
+    if account is None or account.row.kind != "user":
+        raise AccountUnknown(f"no user named {args.name}")
+    services.accounts.set_secret("user", args.name, passwords.hash_secret(_read_password(args.password_stdin)))
+    print(f"password of {args.name} changed", file=sys.stderr)
+
+
+def _token_create(args: argparse.Namespace, services: Services) -> None:
+    name = _name(args.name)
+    actions = parse_actions(args.actions)
+    rules = [(check_pattern(pattern), actions) for pattern in args.repo]
+    expires_at = time.time() + parse_seconds(args.expires) if args.expires else None
+    secret, access_key, output = None, None, ""
+    if args.aws:
+        key_id, aws_secret = credentials.aws_key_pair()
+        access_key = (key_id, SecretBox(services.settings.auth_key_dir).seal(aws_secret))
+        output = f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={aws_secret}"
+    else:
+        secret = credentials.robot_secret()
+        output = secret
+    secret_hash = passwords.hash_secret(secret) if secret else None
+    services.accounts.create(NewAccount("robot", name, secret_hash, args.description, expires_at, rules, access_key))
+    print(output)
+    print(f"robot {name} created (expires {_when(expires_at)}); this secret is not shown again", file=sys.stderr)
+
+
+def _token_list(args: argparse.Namespace, services: Services) -> None:
+    rules: dict[str, list[str]] = {}
+    for rule in services.permissions.listing():
+        if rule.subject_kind == "robot":
+            rules.setdefault(rule.subject_name, []).append(f"{rule.pattern}:{','.join(sorted(rule.actions))}")
+    now = time.time()
+    rows = [
+        {
+            "name": a.row.name,
+            "state": "revoked" if a.row.revoked_at else ("active" if a.row.active(now) else "expired"),
+            "created": _when(a.row.created_at),
+            "expires": _when(a.row.expires_at),
+            "permissions": rules.get(a.row.name, []),
+            "access_keys": a.access_keys,
+        }
+        for a in services.accounts.accounts("robot")
+    ]
+    _show(rows, args.json)
+
+
+def _token_revoke(args: argparse.Namespace, services: Services) -> None:
+    services.accounts.revoke("robot", args.name)
+    print(f"robot {args.name} revoked", file=sys.stderr)
+
+
+def _group_create(args: argparse.Namespace, services: Services) -> None:
+    services.accounts.create_group(_name(args.name))
+
+
+def _group_delete(args: argparse.Namespace, services: Services) -> None:
+    services.accounts.delete_group(args.name)
+
+
+def _group_list(args: argparse.Namespace, services: Services) -> None:
+    _show([{"group": name, "members": members} for name, members in services.accounts.groups().items()], args.json)
+
+
+def _group_members(add: bool) -> Command:
+    def change(args: argparse.Namespace, services: Services) -> None:
+        services.accounts.change_members(args.group, args.members, add)
+
+    return change
+
+
+def _subject(args: argparse.Namespace) -> tuple[str, str]:
+    for kind in ("user", "robot", "group"):
+        if getattr(args, kind):
+            return kind, getattr(args, kind)
+    return "anonymous", ""
+
+
+def _label(kind: str, name: str) -> str:
+    return f"{kind} {name}" if name else kind
+
+
+def _perm_grant(args: argparse.Namespace, services: Services) -> None:
+    kind, name = _subject(args)
+    actions = parse_actions(args.actions)
+    if kind == "anonymous" and actions != {"pull"}:
+        raise CommandError("anonymous callers may only be granted pull")
+    after = services.permissions.grant(kind, name, check_pattern(args.repo), actions)
+    print(f"{_label(kind, name)}: {args.repo} -> {','.join(sorted(after))}", file=sys.stderr)
+
+
+def _perm_revoke(args: argparse.Namespace, services: Services) -> None:
+    kind, name = _subject(args)
+    actions = parse_actions(args.actions) if args.actions else None
+    after = services.permissions.revoke(kind, name, args.repo, actions)
+    print(f"{_label(kind, name)}: {args.repo} -> {','.join(sorted(after)) or '(removed)'}", file=sys.stderr)
+
+
+def _perm_list(args: argparse.Namespace, services: Services) -> None:
+    rows = [
+        {"kind": r.subject_kind, "subject": r.subject_name or "*", "pattern": r.pattern, "actions": sorted(r.actions)}
+        for r in services.permissions.listing()
+    ]
+    _show(rows, args.json)
+
+
+def _keys(services: Services) -> SigningKeys:
+    keys = SigningKeys(services.settings.auth_key_dir)
+    keys.ensure()
+    return keys
+
+
+def _auth_rotate(args: argparse.Namespace, services: Services) -> None:
+    print(_keys(services).rotate())
+
+
+def _auth_keys(args: argparse.Namespace, services: Services) -> None:
+    rows = [{"kid": k.kid, "created": _when(k.created_at), "current": k.current} for k in _keys(services).listing()]
+    _show(rows, args.json)
+
+
+def _auth_remove(args: argparse.Namespace, services: Services) -> None:
+    _keys(services).remove(args.kid)
+
+
+HANDLERS: dict[tuple[str, str], Command] = {
+    ("user", "add"): _user_add,
+    ("user", "list"): _user_list,
+    ("user", "delete"): _user_delete,
+    ("user", "passwd"): _user_passwd,
+    ("token", "create"): _token_create,
+    ("token", "list"): _token_list,
+    ("token", "revoke"): _token_revoke,
+    ("group", "create"): _group_create,
+    ("group", "delete"): _group_delete,
+    ("group", "list"): _group_list,
+    ("group", "add-member"): _group_members(add=True),
+    ("group", "remove-member"): _group_members(add=False),
+    ("perm", "grant"): _perm_grant,
+    ("perm", "revoke"): _perm_revoke,
+    ("perm", "list"): _perm_list,
+    ("auth", "rotate-key"): _auth_rotate,
+    ("auth", "keys"): _auth_keys,
+    ("auth", "remove-key"): _auth_remove,
+}

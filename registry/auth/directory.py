@@ -1,0 +1,142 @@
+"""Accounts as the request path sees them: log in with a name and a secret, find the rules that
+apply to a principal, redeem refresh tokens, look up AWS access keys.
+
+Caches (per process) hold successful logins and rules; they are dropped whenever the
+access-control generation in the database moves, so a revoked token or a changed permission
+applies at the next request in every worker. A login that misses the cache runs exactly one
+argon2 verification, whether or not the account exists."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import threading
+import time
+from typing import TypeVar
+
+from storage.accounts import Account, AccountStore
+from storage.login_failures import LoginFailures
+from storage.permission_store import PermissionStore
+
+from . import credentials, passwords
+from .policy import Principal, Rule
+from .secretbox import SecretBox
+
+CACHE_ENTRIES = 4096
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LoginRefused(Exception):
+    """Unknown name, wrong secret, or an expired or revoked account: deliberately one error."""
+
+
+class LoginThrottled(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed logins, retry in {retry_after:.0f}s")
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+def principal_of(account: Account) -> Principal:
+    return Principal(account.row.kind, account.row.name, frozenset(account.groups))
+
+
+class Directory:
+    def __init__(
+        self, accounts: AccountStore, permissions: PermissionStore, failures: LoginFailures, box: SecretBox
+    ) -> None:
+        self.accounts = accounts
+        self.permissions = permissions
+        self.failures = failures
+        self.box = box
+        self._cache_key = secrets.token_bytes(32)  # credentials are cached under an HMAC, never in clear
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._logins: dict[bytes, tuple[Principal, float | None]] = {}
+        self._rules: dict[Principal, list[Rule]] = {}
+
+    # -- logins -------------------------------------------------------------------------------
+    def login(self, name: str, secret: str, client: str) -> Principal:
+        generation = self._sync()
+        key = hmac.new(self._cache_key, f"{name}\0{secret}".encode(), hashlib.sha256).digest()
+        cached = self._logins.get(key)
+        if cached is not None and (cached[1] is None or time.time() < cached[1]):
+            return cached[0]
+        self._check_throttle(client)
+        account = self.accounts.account(name)
+        valid = passwords.verify(account.row.secret_hash if account else None, secret)
+        if not (valid and account and account.row.active(time.time())):
+            self._fail(client)
+        assert account is not None
+        principal = principal_of(account)
+        self._remember(generation, self._logins, key, (principal, account.row.expires_at))
+        return principal
+
+    def issue_refresh_token(self, principal: Principal, service: str, ttl: float) -> str:
+        account = self.accounts.account(principal.name)
+        if account is None:
+            raise LoginRefused(principal.name)
+        token = credentials.refresh_token()
+        self.accounts.save_refresh_token(credentials.token_digest(token), account.row.id, service, time.time() + ttl)
+        return token
+
+    def redeem_refresh_token(self, token: str, service: str, client: str) -> Principal:
+        self._check_throttle(client)
+        found = self.accounts.refresh_token(credentials.token_digest(token))
+        now = time.time()
+        if found is None or found[1] != service or now >= found[2] or not found[0].row.active(now):
+            self._fail(client)
+        assert found is not None
+        return principal_of(found[0])
+
+    def _check_throttle(self, client: str) -> None:
+        wait = self.failures.blocked_for(client)
+        if wait is not None:
+            raise LoginThrottled(wait)
+
+    def _fail(self, client: str) -> None:
+        self.failures.record(client)
+        raise LoginRefused("invalid credentials")
+
+    # -- lookups ------------------------------------------------------------------------------
+    def principal(self, name: str) -> Principal | None:
+        """The active account of that name (the subject of a bearer token), with its groups."""
+        account = self.accounts.account(name)
+        return principal_of(account) if account and account.row.active(time.time()) else None
+
+    def rules(self, principal: Principal) -> list[Rule]:
+        generation = self._sync()
+        cached = self._rules.get(principal)
+        if cached is None:
+            rows = self.permissions.rules(principal.subjects())
+            cached = [Rule(r.subject_kind, r.subject_name, r.pattern, r.actions) for r in rows]
+            self._remember(generation, self._rules, principal, cached)
+        return cached
+
+    def aws_credential(self, access_key_id: str) -> tuple[str, Principal] | None:
+        """(secret access key, owner) of an active access key, for SigV4 verification."""
+        found = self.accounts.access_key(access_key_id)
+        if found is None or not found[1].row.active(time.time()):
+            return None
+        return self.box.open(found[0]), principal_of(found[1])
+
+    # -- caches -------------------------------------------------------------------------------
+    def _sync(self) -> int:
+        generation = self.accounts.generation()
+        with self._lock:
+            if generation != self._generation:
+                self._logins.clear()
+                self._rules.clear()
+                self._generation = generation
+        return generation
+
+    def _remember(self, generation: int, cache: dict[K, V], key: K, value: V) -> None:
+        """Cache what was read under `generation`, unless a change has been seen since."""
+        with self._lock:
+            if generation != self._generation:
+                return
+            if len(cache) >= CACHE_ENTRIES:
+                cache.clear()
+            cache[key] = value

@@ -1,0 +1,233 @@
+"""The access check in front of every route. Each handler declares what it needs
+(`@guard.requires(Need.PULL)`); the guard identifies the caller (bearer token, Basic
+credentials, or nobody), checks the need, and leaves the result in `request.state.access` for
+handlers that decide more (the catalog filter, cross-repository mounts).
+
+Answers, as the token specification and CNCF Distribution give them:
+- no credentials, or an anonymous token, lacking access: 401 UNAUTHORIZED with a Bearer
+  challenge naming the scope to ask for;
+- an invalid token: 401 with `error="invalid_token"`;
+- a valid token that lacks a scope its subject does have: 401 `error="insufficient_scope"`,
+  so that the client fetches a wider token;
+- an authenticated principal without the permission: 403 DENIED.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, TypeVar, cast
+
+from starlette.requests import Request
+
+from ..api.common import blocking
+from ..errors import OCIError, Problem
+from ..references import check_name
+from .authority import Authority
+from .directory import LoginRefused, LoginThrottled
+from .policy import ANONYMOUS, Principal, Rule, allowed
+from .scopes import CATALOG
+from .tokens import TokenInvalid, VerifiedToken
+
+E = TypeVar("E", bound=Callable[[Request], Awaitable[Any]])
+HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+class Need(Enum):
+    PUBLIC = "public"  # no check at all (/healthz, /metrics, the token endpoint)
+    LOGIN = "login"  # any identified caller (/v2/)
+    CATALOG = "catalog"  # identified; the listing is filtered to what the caller may pull
+    PULL = "pull"
+    PUSH = "push"
+    DELETE = "delete"
+
+
+# What a challenge asks for: push asks for pull too, as docker and CNCF Distribution do.
+CHALLENGE_ACTIONS = {Need.PULL: ("pull",), Need.PUSH: ("pull", "push"), Need.DELETE: ("delete",)}
+_declared: weakref.WeakKeyDictionary[Callable[..., Any], Need] = weakref.WeakKeyDictionary()
+
+
+def need_of(endpoint: Callable[..., Any]) -> Need | None:
+    return _declared.get(endpoint)
+
+
+@dataclass
+class Access:
+    """Who the caller is and what it may do. `token` is set for bearer callers (their rights are
+    the token's access claim); `rules` for the others (their rights come from the policy)."""
+
+    scheme: str  # open | none | basic | bearer
+    subject: str  # "" when anonymous
+    principal: Principal | None = None
+    token: VerifiedToken | None = None
+    rules: list[Rule] | None = None
+
+    def allows(self, repository: str, action: str) -> bool:
+        if self.scheme == "open":
+            return True
+        if self.token is not None:
+            return action in self.token.actions("repository", repository)
+        return self.principal is not None and action in allowed(self.principal, self.rules or [], repository)
+
+    def lists(self, repository: str) -> bool:
+        """Whether the catalog shows `repository` to this caller (its pull permission, whatever the token)."""
+        if self.scheme == "open":
+            return True
+        return self.principal is not None and "pull" in allowed(self.principal, self.rules or [], repository)
+
+
+OPEN = Access("open", "")
+
+
+def access_of(request: Request) -> Access:
+    access = request.state.access
+    assert isinstance(access, Access)
+    return access
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def basic_credentials(value: str) -> tuple[str, str] | None:
+    try:
+        name, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except ValueError:  # binascii.Error, non-ASCII input, UnicodeDecodeError: all ValueErrors
+        return None
+    return (name, secret) if sep and name else None
+
+
+async def log_in(call: Callable[..., Principal], refused: OCIError, *args: str) -> Principal:
+    """Run a login off the event loop, mapping its failures to protocol errors."""
+    try:
+        return await blocking(call, *args)
+    except LoginThrottled as exc:
+        raise OCIError(Problem.TOOMANYREQUESTS, headers={"Retry-After": str(exc.retry_after)}) from None
+    except LoginRefused:
+        raise refused from None
+
+
+class Guard:
+    def __init__(self, authority: Authority | None) -> None:
+        self.authority = authority
+
+    def requires(self, need: Need) -> Callable[[E], E]:
+        def decorate(endpoint: E) -> E:
+            @functools.wraps(endpoint)
+            async def guarded(request: Request) -> Any:
+                request.state.access = await self.admit(request, need)
+                return await endpoint(request)
+
+            _declared[guarded] = need
+            return cast(E, guarded)
+
+        return decorate
+
+    async def admit(self, request: Request, need: Need) -> Access:
+        # Names are checked first: path tricks are refused as NAME_INVALID whoever asks.
+        name = check_name(request.path_params["name"]) if need in CHALLENGE_ACTIONS else ""
+        if self.authority is None:
+            return OPEN
+        if need is Need.PUBLIC:
+            return Access("none", "", ANONYMOUS, rules=[])
+        challenge = _Challenge(self.authority, request, need, name)
+        access = await self._identify(request, challenge)
+        await self._authorize(access, need, name, challenge)
+        return access
+
+    async def _identify(self, request: Request, challenge: _Challenge) -> Access:
+        assert self.authority is not None
+        directory = self.authority.directory
+        header = request.headers.get("authorization")
+        if header is None:
+            return Access("none", "", ANONYMOUS, rules=await blocking(directory.rules, ANONYMOUS))
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            try:
+                token = self.authority.tokens.verify(value.strip())
+            except TokenInvalid:
+                raise challenge.error(Problem.TOKEN_INVALID, "invalid_token") from None
+            return Access("bearer", token.subject, token=token)
+        found = basic_credentials(value) if scheme.lower() == "basic" else None
+        if found is None:
+            raise challenge.error(Problem.UNAUTHORIZED, "invalid_request")
+        refused = challenge.error(Problem.CREDENTIALS_INVALID)
+        principal = await log_in(self.authority.basic_login, refused, *found, client_address(request))
+        return Access("basic", principal.name, principal, rules=await blocking(directory.rules, principal))
+
+    async def _authorize(self, access: Access, need: Need, name: str, challenge: _Challenge) -> None:
+        if need is Need.LOGIN or need is Need.CATALOG:
+            if access.scheme == "none":
+                raise challenge.error(Problem.UNAUTHORIZED)
+            if need is Need.CATALOG:
+                await self._catalog(access, challenge)
+            return
+        action = need.value
+        if access.allows(name, action):
+            return
+        if access.scheme == "none" or access.subject == "":
+            raise challenge.error(Problem.UNAUTHORIZED, "insufficient_scope" if access.token else None)
+        if access.token is not None and action in await self._current_rights(access.subject, name):
+            raise challenge.error(Problem.SCOPE_INSUFFICIENT, "insufficient_scope")
+        raise OCIError(Problem.DENIED, detail=challenge.detail)
+
+    async def _catalog(self, access: Access, challenge: _Challenge) -> None:
+        assert self.authority is not None
+        if access.token is not None:
+            if "*" not in access.token.actions(*CATALOG):
+                raise challenge.error(Problem.SCOPE_INSUFFICIENT, "insufficient_scope")
+            principal = await blocking(self.authority.directory.principal, access.subject)
+            access.principal = principal or ANONYMOUS
+            access.rules = await blocking(self.authority.directory.rules, access.principal)
+
+    async def _current_rights(self, subject: str, repository: str) -> frozenset[str]:
+        """What the token's subject may do now: decides between 'fetch a wider token' and 'denied'."""
+        assert self.authority is not None
+        directory = self.authority.directory
+        principal = await blocking(directory.principal, subject)
+        if principal is None:
+            return frozenset()
+        return allowed(principal, await blocking(directory.rules, principal), repository)
+
+
+class _Challenge:
+    """The WWW-Authenticate challenge and error detail for one request."""
+
+    def __init__(self, authority: Authority, request: Request, need: Need, name: str) -> None:
+        settings = authority.settings
+        self.realm = f"{settings.public_url or _origin(request)}/token"
+        self.service = settings.service
+        actions = CHALLENGE_ACTIONS.get(need, ())
+        if need is Need.CATALOG:
+            self.scope: str | None = "registry:catalog:*"
+            self.detail: list[dict[str, str]] | None = [{"Type": "registry", "Name": "catalog", "Action": "*"}]
+        elif actions:
+            self.scope = f"repository:{name}:{','.join(actions)}"
+            self.detail = [{"Type": "repository", "Name": name, "Action": action} for action in actions]
+        else:
+            self.scope, self.detail = None, None
+
+    def header(self, error: str | None) -> str:
+        parts = [f'realm="{self.realm}"', f'service="{self.service}"']
+        if self.scope:
+            parts.append(f'scope="{self.scope}"')
+        if error:
+            parts.append(f'error="{error}"')
+        return "Bearer " + ",".join(parts)
+
+    def error(self, problem: Problem, error: str | None = None) -> OCIError:
+        return OCIError(problem, detail=self.detail, headers={"WWW-Authenticate": self.header(error)})
+
+
+def _origin(request: Request) -> str:
+    """scheme://host of this request; a Host header that is not a plain host[:port] is ignored."""
+    host = request.headers.get("host", "")
+    if not HOST_RE.match(host):
+        server = request.scope.get("server") or ("localhost", None)
+        host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
+    return f"{request.url.scheme}://{host}"

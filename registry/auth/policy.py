@@ -1,0 +1,101 @@
+"""Who may do what, as pure functions over permission rules. The /v2 API, the token endpoint
+and the ECR-compatible API all decide through `grants`.
+
+A rule gives a subject (a user, a robot, a group, or `anonymous`) actions on the repositories
+matching a pattern. `*` in a pattern matches any run of characters, slashes included:
+`team/*` covers `team/app` and `team/app/base`; `*` alone covers everything. `admin` implies
+`pull`, `push` and `delete`. Rules only add: a principal may do the union of what its own
+rules, its groups' rules and the anonymous rules allow.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+ACTIONS = ("pull", "push", "delete", "admin")
+IMPLIED = {"admin": frozenset(ACTIONS)}
+ALL = "*"
+PATTERN_RE = re.compile(r"^[a-z0-9*][a-z0-9._/*-]{0,254}$")
+SUBJECT_KINDS = ("user", "robot", "group", "anonymous")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: str  # user | robot | anonymous
+    name: str  # "" for anonymous
+    groups: frozenset[str] = frozenset()
+
+    @property
+    def anonymous(self) -> bool:
+        return self.kind == "anonymous"
+
+    def subjects(self) -> list[tuple[str, str]]:
+        """The (kind, name) subjects whose rules apply to this principal."""
+        found = [("anonymous", "")]
+        if not self.anonymous:
+            found.append((self.kind, self.name))
+            found += [("group", group) for group in sorted(self.groups)]
+        return found
+
+
+ANONYMOUS = Principal("anonymous", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    subject_kind: str
+    subject_name: str
+    pattern: str
+    actions: frozenset[str]
+
+
+def parse_actions(text: str) -> frozenset[str]:
+    """`pull,push` -> {"pull", "push"}; ValueError names any unknown action."""
+    actions = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = actions - set(ACTIONS)
+    if unknown or not actions:
+        raise ValueError(f"unknown action(s) {', '.join(sorted(unknown)) or '(none)'}: use {', '.join(ACTIONS)}")
+    return actions
+
+
+def check_pattern(pattern: str) -> str:
+    if not PATTERN_RE.match(pattern) or "//" in pattern or pattern.endswith("/"):
+        raise ValueError(f"invalid repository pattern {pattern!r}: lowercase name characters and * only")
+    return pattern
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in pattern.split(ALL)))
+
+
+def matches(pattern: str, repository: str) -> bool:
+    return _compiled(pattern).fullmatch(repository) is not None
+
+
+def expand(actions: Iterable[str]) -> frozenset[str]:
+    found: set[str] = set()
+    for action in actions:
+        found |= IMPLIED.get(action, {action})
+    return frozenset(found)
+
+
+def allowed(principal: Principal, rules: Iterable[Rule], repository: str) -> frozenset[str]:
+    """Every action `principal` may do on `repository`."""
+    subjects = set(principal.subjects())
+    found: set[str] = set()
+    for rule in rules:
+        if (rule.subject_kind, rule.subject_name) in subjects and matches(rule.pattern, repository):
+            found |= expand(rule.actions)
+    return frozenset(found)
+
+
+def grants(principal: Principal, rules: Iterable[Rule], repository: str, requested: Iterable[str]) -> frozenset[str]:
+    """The requested actions that `principal` may do on `repository` (`*` asks for all of them):
+    exactly the intersection the token specification requires."""
+    have = allowed(principal, rules, repository)
+    wanted = frozenset(requested)
+    return have if ALL in wanted else have & wanted

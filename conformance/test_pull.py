@@ -22,6 +22,8 @@ def test_api_version_check(reg: Registry) -> None:
     response = reg.request("GET", "/v2/")
     assert response.status_code == 200
     assert response.headers["docker-distribution-api-version"] == "registry/2.0"
+    error = reg.request("GET", "/v2/conformance/absent/tags/list")
+    assert error.headers.get_list("docker-distribution-api-version") == ["registry/2.0"]
 
 
 def test_blob_head_and_get(reg: Registry) -> None:

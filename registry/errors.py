@@ -117,9 +117,8 @@ def error_body(err: OCIError) -> bytes:
 
 def error_response(request: Request, exc: Exception) -> Response:
     err = as_oci_error(exc)
-    headers = {"Docker-Distribution-API-Version": "registry/2.0", **err.headers}
     body = b"" if request.method == "HEAD" else error_body(err)
-    response = Response(body, status_code=err.problem.value.status, media_type="application/json", headers=headers)
+    response = Response(body, status_code=err.problem.value.status, media_type="application/json", headers=err.headers)
     if request.method == "HEAD":
         response.headers["Content-Length"] = "0"
     return response

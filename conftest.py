@@ -8,7 +8,29 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import PostgresServer
+from tests.support.seaweed import SeaweedFS
 from tests.support.server import ServerProcess, free_port
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """A real S3-compatible server (SeaweedFS) for the session; tests use their own key prefixes."""
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for the session; tests create their own databases."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.destroy()
 
 
 @pytest.fixture(scope="session")

@@ -115,7 +115,7 @@ def _serve(settings: config.Settings) -> int:
     )
     from .app import RESOLVED_CONFIG_ENV
 
-    os.environ[RESOLVED_CONFIG_ENV] = resolved.model_dump_json()
+    os.environ[RESOLVED_CONFIG_ENV] = resolved.model_dump_json(context={"reveal_secrets": True})
     from . import logs
 
     logs.setup(settings.log.level, settings.log.format)
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         _migrate(settings)
         print("cais: database schema is up to date")
         return 0
-    print(json.dumps(settings.model_dump(), indent=2))
+    print(json.dumps(settings.model_dump(mode="json"), indent=2))
     return 0
 
 

@@ -89,7 +89,7 @@ class ManifestStore:
         parsed = manifest_format.parse(raw, content_type)
         all_tags = sorted(set(tags + ([reference] if isinstance(reference, str) else [])))
         with self.db.write() as conn:
-            repository_id = repositories.ensure(conn, repository)
+            repository_id = repositories.ensure(conn, repository, lock=True)
             self._check_references(conn, repository_id, parsed)
             manifest_rows.store(conn, repository_id, str(digest), raw, parsed)
             moved = {tag: tag_rows.put(conn, repository_id, tag, str(digest)) for tag in all_tags}
@@ -114,7 +114,7 @@ class ManifestStore:
 
     def delete(self, repository: str, reference: Reference) -> None:
         with self.db.write() as conn:
-            repository_id = repositories.find(conn, repository)
+            repository_id = repositories.find(conn, repository, lock=True)
             if repository_id is None:
                 raise ManifestUnknown(f"manifest {reference} unknown to {repository}")
             if isinstance(reference, str):

@@ -33,14 +33,29 @@ def postgres() -> Iterator[PostgresServer]:
         server.destroy()
 
 
-@pytest.fixture(scope="session")
-def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One registry for the session; CAIS_TEST_REGISTRY points the suites at an external one."""
+BACKENDS = ["local", "s3pg"]
+
+
+def backend_env(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """CAIS_* variables for a `cais serve` on a backend: local (filesystem + SQLite, the
+    defaults) or s3pg (SeaweedFS + PostgreSQL, what replicas share), fresh for each call."""
+    if backend == "local":
+        return {}
+    seaweed: SeaweedFS = request.getfixturevalue("seaweed")
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    return {**seaweed.server_env(), "CAIS_METADATA__URL": postgres.new_database()}
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def registry_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One registry per backend for the session, so that the API and conformance suites run on
+    each; CAIS_TEST_REGISTRY points the suites at an external one instead."""
     external = os.environ.get("CAIS_TEST_REGISTRY")
     if external:
         yield external.rstrip("/")
         return
-    server = ServerProcess(tmp_path_factory.mktemp("registry") / "data", free_port()).start()
+    data_dir = tmp_path_factory.mktemp(f"registry-{request.param}") / "data"
+    server = ServerProcess(data_dir, free_port(), env=backend_env(request.param, request)).start()
     try:
         yield server.url
     finally:

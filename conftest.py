@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.backends import BACKENDS, backend_env
 from tests.support.postgres import PostgresServer
 from tests.support.seaweed import SeaweedFS
 from tests.support.server import ServerProcess, free_port
@@ -31,19 +32,6 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.destroy()
-
-
-BACKENDS = ["local", "s3pg"]
-
-
-def backend_env(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
-    """CAIS_* variables for a `cais serve` on a backend: local (filesystem + SQLite, the
-    defaults) or s3pg (SeaweedFS + PostgreSQL, what replicas share), fresh for each call."""
-    if backend == "local":
-        return {}
-    seaweed: SeaweedFS = request.getfixturevalue("seaweed")
-    postgres: PostgresServer = request.getfixturevalue("postgres")
-    return {**seaweed.server_env(), "CAIS_METADATA__URL": postgres.new_database()}
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -73,18 +73,19 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "postgres.log"), "-o", options, "-w", "start")
         return self
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """fast: connections are cut, committed data kept (the cluster runs without fsync, so
+        "immediate" would lose recent commits: only for throwing the cluster away)."""
         if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def restart(self) -> None:
-        """Stop (fast: open connections are cut) and start again. Not `pg_ctl restart`, whose
-        server would keep our output pipe open."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        """Not `pg_ctl restart`, whose server would keep our output pipe open."""
+        self.stop()
         self.start()
 
     def destroy(self) -> None:
-        self.stop()
+        self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
     def log(self) -> str:

@@ -136,7 +136,9 @@ def test_referrers(reg: Registry) -> None:
         "GET", f"/v2/{repo}/referrers/{subject['digest']}", params={"artifactType": "application/vnd.a"}
     )
     assert filtered.headers["oci-filters-applied"] == "artifactType"
-    assert sorted(d["digest"] for d in filtered.json()["manifests"]) == sorted([a_config["digest"], a_layer["digest"]])
+    assert sorted(d["digest"] for d in filtered.json()["manifests"]) == sorted(
+        [str(a_config["digest"]), str(a_layer["digest"])]
+    )
 
 
 def test_referrers_of_unknown_subject_is_empty(reg: Registry) -> None:

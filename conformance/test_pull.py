@@ -133,6 +133,18 @@ def test_malformed_digest_reference(reg: Registry) -> None:
     assert error_code(response) == "DIGEST_INVALID"
 
 
+def test_accept_negotiation(reg: Registry) -> None:
+    repo, image = unique_repo(), make_image()
+    reg.push_image(repo, image, "v1")
+    path = f"/v2/{repo}/manifests/v1"
+    docker_only = reg.request("GET", path, headers={"Accept": DOCKER_MANIFEST})
+    assert docker_only.status_code == 404
+    assert error_code(docker_only) == "MANIFEST_UNKNOWN"
+    for accept in ("*/*", image.media_type, f"{DOCKER_MANIFEST}, {image.media_type}"):
+        assert reg.request("GET", path, headers={"Accept": accept}).content == image.manifest
+    assert reg.request("GET", path).status_code == 200
+
+
 def test_conditional_get(reg: Registry) -> None:
     repo, image = unique_repo(), make_image()
     reg.push_image(repo, image, "etag")

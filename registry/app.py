@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from functools import partial
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,16 +18,19 @@ from starlette.types import ASGIApp
 from storage.digest import DigestError
 from storage.drivers.base import StorageUnavailable
 from storage.errors import StoreError
+from storage.metadata.locks import run_exclusively
 
 from . import logs
 from .api import base, blobs, manifests, ops, uploads
 from .config import Settings
+from .ecr import protocol as ecr
 from .errors import OCIError, Problem, error_response
+from .jobs import every
 from .middleware import RequestContext
 from .services import Services, open_services
-from .sweeper import sweep_uploads
 
 RESOLVED_CONFIG_ENV = "CAIS_RESOLVED_CONFIG"
+LEASE = 3600.0  # scheduled jobs that outlive this may overlap, which they tolerate
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
@@ -39,18 +44,34 @@ def _disconnected(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)
 
 
+def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, None]]:
+    """Every worker runs these; the ones that must not overlap take a lease in the database."""
+    expire_uploads = partial(services.uploads.expire, settings.uploads.expire_after)
+    jobs = [
+        every("upload sweep", settings.uploads.sweep_interval, expire_uploads),
+        every("pull times", settings.pulls.flush_interval, services.pulls.flush),
+    ]
+    if settings.lifecycle.enabled:
+        lifecycle = partial(run_exclusively, services.db, "lifecycle", LEASE, services.lifecycle.run_all)
+        jobs.append(every("lifecycle", settings.lifecycle.interval, lifecycle))
+    if settings.gc.enabled:
+        collect = partial(run_exclusively, services.db, "gc", LEASE, services.collector.collect)
+        jobs.append(every("garbage collection", settings.gc.interval, collect))
+    return jobs
+
+
 def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
     services = services or open_services(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        sweeper = asyncio.ensure_future(
-            sweep_uploads(services.uploads, settings.uploads.expire_after, settings.uploads.sweep_interval)
-        )
+        tasks = [asyncio.ensure_future(job) for job in _jobs(settings, services)]
         try:
             yield
         finally:
-            sweeper.cancel()
+            for task in tasks:
+                task.cancel()
+            services.pulls.flush()
             services.close()
 
     routes = (
@@ -59,6 +80,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + blobs.routes(services)
         + manifests.routes(services)
         + ops.routes(services)
+        + ecr.routes(services)
     )
     handlers = {
         OCIError: error_response,

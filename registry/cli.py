@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from . import config
+from .commands import lifecycle, repos, storage_ops
 
 DESCRIPTION = """\
 Cais: an OCI container registry with ECR-style management.
@@ -65,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         "and flags, as JSON.",
     )
     _common(show)
+    for module in (repos, lifecycle, storage_ops):
+        module.add(commands, _common)
     return parser
 
 
@@ -153,6 +156,26 @@ def _serve(settings: config.Settings) -> int:
     return 0
 
 
+def _manage(args: argparse.Namespace, settings: config.Settings) -> int:
+    from storage.errors import StoreError
+
+    from .services import open_services
+
+    problem = _migrate(settings, at_start=True)
+    if problem is not None:
+        print(f"cais: {problem}", file=sys.stderr)
+        return 2
+    services = open_services(settings)
+    try:
+        code: int = args.handler(args, services)
+        return code
+    except StoreError as exc:
+        print(f"cais: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        services.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -162,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(settings)
+    if hasattr(args, "handler"):
+        return _manage(args, settings)
     if args.command == "migrate":
         problem = _migrate(settings, at_start=False)
         print(f"cais: {problem or 'database schema is up to date'}", file=sys.stderr if problem else sys.stdout)

@@ -52,6 +52,7 @@ def _bytes(value: Any) -> Any:
 
 
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+Delay = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
 Bytes = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
 
 
@@ -130,6 +131,30 @@ class ManifestSettings(_Section):
     cache_bytes: Bytes = 64 << 20
 
 
+class RepositorySettings(_Section):
+    create_on_push: bool = True  # false: pushes to unknown repositories get NAME_UNKNOWN, as on ECR
+
+
+class EcrSettings(_Section):
+    region: str = Field("us-east-1", pattern=r"^[0-9a-z-]{2,25}$")
+    account_id: str = Field("000000000000", pattern=r"^[0-9]{12}$")
+
+
+class PullSettings(_Section):
+    flush_interval: Seconds = 60.0  # last-pulled times are batched in memory and written this often
+
+
+class LifecycleSettings(_Section):
+    enabled: bool = True
+    interval: Seconds = 3600.0  # how often every repository's lifecycle policy is applied
+
+
+class GcSettings(_Section):
+    enabled: bool = True
+    interval: Seconds = 3600.0
+    grace: Delay = 3600.0  # a blob link younger than this is a push in progress and keeps its blob
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
@@ -147,6 +172,11 @@ class Settings(BaseSettings):
     metadata: MetadataSettings = MetadataSettings()
     uploads: UploadSettings = UploadSettings()
     manifests: ManifestSettings = ManifestSettings()
+    repositories: RepositorySettings = RepositorySettings()
+    ecr: EcrSettings = EcrSettings()
+    pulls: PullSettings = PullSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    gc: GcSettings = GcSettings()
     log: LogSettings = LogSettings()
 
     @classmethod

@@ -41,6 +41,8 @@ class Problem(Enum):
     NAME_UNKNOWN = _Row("NAME_UNKNOWN", 404, "repository name not known to registry")
     SIZE_INVALID = _Row("SIZE_INVALID", 400, "provided length did not match content length")
     TAG_INVALID = _Row("MANIFEST_INVALID", 400, "invalid tag")
+    # ECR answers 400 here too; DENIED would read as a credentials problem to clients.
+    TAG_IMMUTABLE = _Row("MANIFEST_INVALID", 400, "the tag is immutable and already points to another manifest")
     PAGINATION_INVALID = _Row("UNSUPPORTED", 400, "n must be a non-negative integer")
     RANGE_NOT_SATISFIABLE = _Row("SIZE_INVALID", 416, "requested range not satisfiable")
     UNAUTHORIZED = _Row("UNAUTHORIZED", 401, "authentication required")
@@ -80,6 +82,7 @@ _STORE_PROBLEMS: dict[type[Exception], Problem] = {
     store.ManifestInvalid: Problem.MANIFEST_INVALID,
     store.ManifestBlobUnknown: Problem.MANIFEST_BLOB_UNKNOWN,
     store.ManifestTooLarge: Problem.MANIFEST_TOO_LARGE,
+    store.TagImmutable: Problem.TAG_IMMUTABLE,
 }
 
 log = logging.getLogger("cais.errors")

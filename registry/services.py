@@ -8,8 +8,13 @@ from storage.blobstore import BlobStore
 from storage.drivers import open_driver
 from storage.drivers.base import Driver
 from storage.drivers.s3 import S3Options
+from storage.gc import Collector
+from storage.images import ImageStore
+from storage.lifecycle.runner import Lifecycle
 from storage.manifest_store import ManifestStore
 from storage.metadata.engine import Database
+from storage.pulls import PullRecorder
+from storage.repository_store import RepositoryStore
 from storage.uploads import UploadPolicy, Uploads
 
 from .config import Settings
@@ -23,6 +28,11 @@ class Services:
     blobs: BlobStore
     uploads: Uploads
     manifests: ManifestStore
+    repositories: RepositoryStore
+    images: ImageStore
+    pulls: PullRecorder
+    lifecycle: Lifecycle
+    collector: Collector
 
     def close(self) -> None:
         self.db.dispose()
@@ -61,15 +71,22 @@ def open_services(settings: Settings) -> Services:
         checkpoint_bytes=settings.uploads.checkpoint_bytes,
         checkpoint_seconds=settings.uploads.checkpoint_interval,
     )
+    create_on_push = settings.repositories.create_on_push
     return Services(
         settings=settings,
         db=db,
         driver=driver,
         blobs=BlobStore(db, driver),
-        uploads=Uploads(db, driver, policy),
+        uploads=Uploads(db, driver, policy, create_on_push=create_on_push),
         manifests=ManifestStore(
             db,
             require_index_children=settings.manifests.require_index_children,
             cache_bytes=settings.manifests.cache_bytes,
+            create_on_push=create_on_push,
         ),
+        repositories=RepositoryStore(db),
+        images=ImageStore(db),
+        pulls=PullRecorder(db),
+        lifecycle=Lifecycle(db),
+        collector=Collector(db, driver, settings.gc.grace),
     )

@@ -59,5 +59,42 @@ class ManifestBlobUnknown(StoreError):
     pass
 
 
+class ManifestChildUnknown(ManifestBlobUnknown):
+    """Only child manifests (index entries) are missing, no blob."""
+
+
 class ManifestTooLarge(StoreError):
+    pass
+
+
+class TagImmutable(StoreError):
+    """The repository's tag mutability forbids moving this tag to another manifest."""
+
+
+class ImageAlreadyExists(StoreError):
+    """A push that would change nothing, where the caller asked to be told (ECR's PutImage)."""
+
+
+class RepositoryExists(StoreError):
+    pass
+
+
+class RepositoryNotEmpty(StoreError):
+    pass
+
+
+class SettingInvalid(StoreError):
+    """A repository setting, resource tag or policy document that cannot be accepted; the message
+    names the offending field."""
+
+
+class PolicyNotFound(StoreError):
+    """The repository has no policy of the kind asked for (repository policy, lifecycle policy, preview)."""
+
+
+class LabelInvalid(SettingInvalid):
+    """A resource tag whose key or value is not acceptable."""
+
+
+class TooManyLabels(SettingInvalid):
     pass

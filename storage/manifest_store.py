@@ -9,9 +9,18 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from . import manifest_format
+from . import manifest_format, tag_mutability
 from .digest import Digest
-from .errors import DigestMismatch, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown, NameUnknown
+from .errors import (
+    DigestMismatch,
+    ImageAlreadyExists,
+    ManifestBlobUnknown,
+    ManifestChildUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    TagImmutable,
+)
+from .images import ImageRef
 from .manifest_format import ParsedManifest
 from .metadata import blobs as blob_rows
 from .metadata import events, repositories
@@ -21,6 +30,7 @@ from .metadata.engine import Database
 from .metadata.manifests import ManifestRow
 
 Reference = str | Digest  # a tag or a digest
+NOT_FOUND, MISMATCH, REFERENCED = "not-found", "tag-digest-mismatch", "referenced-by-index"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,14 @@ class StoredManifest:
 class PutResult:
     digest: Digest
     subject: str | None
+    changed: bool  # the manifest is new to the repository, or a tag moved to it
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    ref: ImageRef
+    digest: str | None  # the image the reference resolved to, when it was deleted
+    failure: str | None  # NOT_FOUND, MISMATCH or REFERENCED
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +90,30 @@ class BodyCache:
 
 
 class ManifestStore:
-    def __init__(self, db: Database, require_index_children: bool = True, cache_bytes: int = 64 << 20) -> None:
+    def __init__(
+        self,
+        db: Database,
+        require_index_children: bool = True,
+        cache_bytes: int = 64 << 20,
+        create_on_push: bool = True,
+    ) -> None:
         self.db = db
         self.require_index_children = require_index_children
+        self.create_on_push = create_on_push
         self.cache = BodyCache(cache_bytes)
 
     # -- writes -----------------------------------------------------------------------------
     def put(
-        self, repository: str, reference: Reference, raw: bytes, content_type: str | None, tags: list[str]
+        self,
+        repository: str,
+        reference: Reference,
+        raw: bytes,
+        content_type: str | None,
+        tags: list[str],
+        require_change: bool = False,
     ) -> PutResult:
-        """Store a manifest and point `tags` (plus `reference` if it is a tag) at it."""
+        """Store a manifest and point `tags` (plus `reference` if it is a tag) at it. With
+        require_change, a push that changes nothing raises ImageAlreadyExists (as ECR's PutImage)."""
         algorithm = reference.algorithm if isinstance(reference, Digest) else "sha256"
         digest = Digest.of(raw, algorithm)
         if isinstance(reference, Digest) and digest != reference:
@@ -89,23 +121,40 @@ class ManifestStore:
         parsed = manifest_format.parse(raw, content_type)
         all_tags = sorted(set(tags + ([reference] if isinstance(reference, str) else [])))
         with self.db.write() as conn:
-            repository_id = repositories.ensure(conn, repository, lock=True)
+            repository_id = repositories.for_push(conn, repository, self.create_on_push, lock=True)
             self._check_references(conn, repository_id, parsed)
-            manifest_rows.store(conn, repository_id, str(digest), raw, parsed)
+            self._check_mutability(conn, repository, repository_id, all_tags, str(digest))
+            created = manifest_rows.store(conn, repository_id, str(digest), raw, parsed)
             moved = {tag: tag_rows.put(conn, repository_id, tag, str(digest)) for tag in all_tags}
+            changed = created or any(previous != str(digest) for previous in moved.values())
+            if require_change and not changed:
+                raise ImageAlreadyExists(f"image {digest} with tags {all_tags} is already in {repository}")
             events.enqueue(conn, "manifest.pushed", repository, _push_payload(digest, raw, parsed, moved))
         self.cache.put(str(digest), raw)
-        return PutResult(digest, parsed.subject.digest if parsed.subject else None)
+        return PutResult(digest, parsed.subject.digest if parsed.subject else None, changed)
+
+    @staticmethod
+    def _check_mutability(conn: Connection, repository: str, repository_id: int, tags: list[str], digest: str) -> None:
+        settings = repositories.settings_of(conn, repository_id)
+        for tag in tags:
+            current = tag_rows.current(conn, repository_id, tag)
+            if current is not None and current != digest and tag_mutability.is_immutable(settings, tag):
+                raise TagImmutable(
+                    f"tag {tag} already exists in repository {repository} and cannot be overwritten because "
+                    f"it is immutable ({settings.tag_mutability}); push the image under a new tag",
+                    {"tag": tag, "digest": current},
+                )
 
     def _check_references(self, conn: Connection, repository_id: int, parsed: ParsedManifest) -> None:
         sizes = blob_rows.linked_sizes(conn, repository_id, [d.digest for d in parsed.blobs])
         missing = [d.digest for d in parsed.blobs if d.digest not in sizes]
         wrong = [d.digest for d in parsed.blobs if d.digest in sizes and sizes[d.digest] != d.size]
+        unknown_class = ManifestBlobUnknown if missing else ManifestChildUnknown
         if self.require_index_children and parsed.children:
             present = manifest_rows.present(conn, repository_id, [d.digest for d in parsed.children])
             missing += [d.digest for d in parsed.children if d.digest not in present]
         if missing:
-            raise ManifestBlobUnknown(
+            raise unknown_class(
                 f"manifest references {len(missing)} unknown blob(s) or manifest(s), first {missing[0]}",
                 {"digests": missing[:50]},
             )
@@ -120,7 +169,7 @@ class ManifestStore:
             if isinstance(reference, str):
                 self._untag(conn, repository, repository_id, reference)
             else:
-                self._delete_manifest(conn, repository, repository_id, str(reference))
+                delete_manifest(conn, repository, repository_id, str(reference))
 
     @staticmethod
     def _untag(conn: Connection, repository: str, repository_id: int, tag: str) -> None:
@@ -129,14 +178,29 @@ class ManifestStore:
             raise ManifestUnknown(f"tag {tag} unknown to {repository}")
         events.enqueue(conn, "tag.deleted", repository, {"tag": tag, "digest": previous})
 
-    @staticmethod
-    def _delete_manifest(conn: Connection, repository: str, repository_id: int, digest: str) -> None:
-        tags = tag_rows.pointing_to(conn, repository_id, digest)
-        for tag in tags:
-            tag_rows.remove(conn, repository_id, tag)
-        if not manifest_rows.remove(conn, repository_id, digest):
-            raise ManifestUnknown(f"manifest {digest} unknown to {repository}")
-        events.enqueue(conn, "manifest.deleted", repository, {"digest": digest, "tags": tags})
+    def delete_images(self, repository: str, refs: list[ImageRef]) -> list[Deletion]:
+        """Remove images by tag or digest, in one transaction. Removing an image's last tag removes
+        the image (unless an index of the repository lists it), as ECR's BatchDeleteImage does."""
+        with self.db.write() as conn:
+            repository_id = repositories.require(conn, repository)
+            return [self._delete_image(conn, repository, repository_id, ref) for ref in refs]
+
+    def _delete_image(self, conn: Connection, repository: str, repository_id: int, ref: ImageRef) -> Deletion:
+        digest = tag_rows.current(conn, repository_id, ref.tag) if ref.tag else ref.digest
+        if digest is None or not manifest_rows.present(conn, repository_id, [digest]):
+            return Deletion(ref, None, NOT_FOUND)
+        if ref.tag and ref.digest and digest != ref.digest:
+            return Deletion(ref, None, MISMATCH)
+        listed = bool(manifest_rows.referencing(conn, repository_id, digest))
+        if ref.tag:
+            self._untag(conn, repository, repository_id, ref.tag)
+            if not tag_rows.pointing_to(conn, repository_id, digest) and not listed:
+                delete_manifest(conn, repository, repository_id, digest)
+            return Deletion(ref, digest, None)
+        if listed:
+            return Deletion(ref, None, REFERENCED)
+        delete_manifest(conn, repository, repository_id, digest)
+        return Deletion(ref, digest, None)
 
     # -- reads ------------------------------------------------------------------------------
     def resolve(self, repository: str, reference: Reference) -> StoredManifest:
@@ -165,9 +229,7 @@ class ManifestStore:
 
     def tags(self, repository: str, after: str, limit: int) -> Page:
         with self.db.read() as conn:
-            repository_id = repositories.find(conn, repository)
-            if repository_id is None:
-                raise NameUnknown(f"repository {repository} not known to registry", {"name": repository})
+            repository_id = repositories.require(conn, repository)
             found = tag_rows.page(conn, repository_id, after, limit + 1)
         return Page(found[:limit], len(found) > limit)
 
@@ -182,6 +244,18 @@ class ManifestStore:
         with self.db.read() as conn:
             found = manifest_rows.referrers(conn, repository, str(subject), artifact_type, after, limit + 1)
         return found[:limit], len(found) > limit
+
+
+def delete_manifest(conn: Connection, repository: str, repository_id: int, digest: str) -> list[str]:
+    """Remove a manifest and the tags pointing at it (inside the caller's write transaction);
+    returns those tags."""
+    tags = tag_rows.pointing_to(conn, repository_id, digest)
+    for tag in tags:
+        tag_rows.remove(conn, repository_id, tag)
+    if not manifest_rows.remove(conn, repository_id, digest):
+        raise ManifestUnknown(f"manifest {digest} unknown to {repository}")
+    events.enqueue(conn, "manifest.deleted", repository, {"digest": digest, "tags": tags})
+    return tags
 
 
 def _push_payload(

@@ -22,7 +22,15 @@ import anyio.to_thread
 from . import keys
 from .digest import Digest
 from .drivers.base import Driver, NotFound
-from .errors import BlobUnknown, DigestMismatch, UploadBusy, UploadOutOfOrder, UploadSizeInvalid, UploadUnknown
+from .errors import (
+    BlobUnknown,
+    DigestMismatch,
+    NameUnknown,
+    UploadBusy,
+    UploadOutOfOrder,
+    UploadSizeInvalid,
+    UploadUnknown,
+)
 from .hashing import Hasher
 from .metadata import blobs as blob_rows
 from .metadata import repositories
@@ -30,7 +38,8 @@ from .metadata import uploads as rows
 from .metadata.engine import Database
 from .metadata.uploads import UploadRow
 
-BLOCK = 4 << 20
+# Large enough that thread hops and syscalls are rare, small enough that memory stays flat.
+BLOCK = 1 << 20
 T = TypeVar("T")
 
 
@@ -122,13 +131,20 @@ class _Session:
 
 
 class Uploads:
-    def __init__(self, db: Database, driver: Driver, policy: UploadPolicy | None = None) -> None:
+    def __init__(
+        self, db: Database, driver: Driver, policy: UploadPolicy | None = None, create_on_push: bool = True
+    ) -> None:
         self.db = db
         self.driver = driver
         self.policy = policy or UploadPolicy()
+        self.create_on_push = create_on_push
 
     # -- sessions ---------------------------------------------------------------------------
     def begin(self, repository: str) -> UploadRow:
+        if not self.create_on_push:
+            with self.db.read() as conn:
+                if repositories.find(conn, repository) is None:
+                    raise NameUnknown(f"repository {repository} does not exist", {"name": repository})
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_begin(upload_id)
         with self.db.write() as conn:
@@ -182,6 +198,9 @@ class Uploads:
                 raise UploadBusy("another request is writing to this upload")
         try:
             return _Session(self, row, token)
+        except NotFound:
+            self._release(upload_id, token, row)
+            raise UploadUnknown(f"the bytes of upload {upload_id} are gone; start a new upload") from None
         except BaseException:
             self._release(upload_id, token, row)
             raise
@@ -259,20 +278,21 @@ class Uploads:
             session.close()
         size = session.offset
         key = keys.blob_key(digest)
-        if self._stored_size(str(digest), key) == size:
-            self.driver.upload_abort(session.state)
-        else:
-            self.driver.upload_commit(session.state, size, key)
         with self.db.write() as conn:
+            repository_id = repositories.for_push(conn, repository, self.create_on_push)
+            # The garbage collector deletes a blob's bytes only while holding this row's lock, so
+            # the bytes found (or put) under the key stay until our link is committed.
+            reuse = blob_rows.lock(conn, str(digest)) == size and self._stored_size(key) == size
+            if not reuse:
+                self.driver.upload_commit(session.state, size, key)
             blob_rows.record(conn, str(digest), size)
-            blob_rows.link(conn, repositories.ensure(conn, repository), str(digest))
+            blob_rows.link(conn, repository_id, str(digest))
             rows.remove(conn, session.row.id)
+        if reuse:
+            self.driver.upload_abort(session.state)
         return size
 
-    def _stored_size(self, digest: str, key: str) -> int | None:
-        with self.db.read() as conn:
-            if blob_rows.size(conn, digest) is None:
-                return None
+    def _stored_size(self, key: str) -> int | None:
         try:
             return self.driver.stat(key).size
         except NotFound:
@@ -293,8 +313,8 @@ class Uploads:
     def mount(self, repository: str, digest: Digest, source: str) -> int:
         """Link a blob of `source` into `repository` without copying; BlobUnknown if it can't."""
         with self.db.write() as conn:
-            size = blob_rows.linked_size(conn, source, str(digest))
+            size = blob_rows.linked_size(conn, source, str(digest), lock=True)
             if size is None:
                 raise BlobUnknown(f"blob {digest} unknown to {source}")
-            blob_rows.link(conn, repositories.ensure(conn, repository), str(digest))
+            blob_rows.link(conn, repositories.for_push(conn, repository, self.create_on_push), str(digest))
         return size

@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3-venv python3-dev postgresql)
+# Real clients for conformance/test_clients.py: dockerd (+containerd, ctr, runc), skopeo, podman, buildah;
+# busybox-static is the offline root filesystem the test images are built from.
+APT_PACKAGES=(python3-venv python3-dev postgresql docker.io skopeo podman buildah busybox-static)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -50,6 +50,18 @@ def next_link(path: str, params: dict[str, str]) -> str:
     return f'<{path}?{urlencode(params)}>; rel="next"'
 
 
+async def read_body(request: Request, limit: int, too_large: Callable[[str], Exception]) -> bytes:
+    """The whole request body, refusing (with `too_large(reason)`) anything over `limit` bytes."""
+    parts: list[bytes] = []
+    held = 0
+    async for chunk in request.stream():
+        held += len(chunk)
+        if held > limit:
+            raise too_large(f"the request body exceeds {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def content_length(request: Request) -> int | None:
     raw = request.headers.get("content-length")
     if raw is None:

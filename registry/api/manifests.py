@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,9 +15,10 @@ from storage.manifest_store import Reference
 from storage.metadata.manifests import ManifestRow
 
 from ..errors import OCIError, Problem
+from ..negotiation import acceptable
 from ..references import check_tag, is_tag, parse_digest, parse_reference
 from ..services import Services
-from .common import blocking, content_length, manifest_url, next_link, page_size, repository
+from .common import blocking, content_length, manifest_url, next_link, page_size, read_body, repository
 
 TAGS_DEFAULT = 10000
 TAGS_MAX = 10000
@@ -34,14 +36,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     declared = content_length(request)
     if declared is not None and declared > limit:
         raise OCIError(Problem.MANIFEST_TOO_LARGE, f"manifest of {declared} bytes exceeds {limit}")
-    parts: list[bytes] = []
-    held = 0
-    async for chunk in request.stream():
-        held += len(chunk)
-        if held > limit:
-            raise OCIError(Problem.MANIFEST_TOO_LARGE, f"manifest exceeds {limit} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
+    return await read_body(request, limit, partial(OCIError, Problem.MANIFEST_TOO_LARGE))
 
 
 def _descriptor(row: ManifestRow) -> dict[str, object]:
@@ -61,6 +56,12 @@ def routes(services: Services) -> list[Route]:
         name = repository(request)
         reference = _lookup_reference(request.path_params["reference"])
         found = await blocking(store.resolve, name, reference)
+        if not acceptable(request.headers.getlist("accept"), found.media_type):
+            raise OCIError(
+                Problem.MANIFEST_UNKNOWN,
+                f"manifest is {found.media_type}, which the Accept header does not allow",
+                {"mediaType": found.media_type},
+            )
         etag = f'"{found.digest}"'
         headers = {"Docker-Content-Digest": found.digest, "ETag": etag, "Content-Type": found.media_type}
         if request.headers.get("if-none-match") == etag:
@@ -69,6 +70,7 @@ def routes(services: Services) -> list[Route]:
             headers["Content-Length"] = str(found.size)
             return Response(status_code=200, headers=headers)
         body = await blocking(store.body, found.digest)
+        services.pulls.record(name, found.digest)
         return Response(body, status_code=200, headers=headers, media_type=found.media_type)
 
     async def put_manifest(request: Request) -> Response:

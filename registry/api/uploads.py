@@ -10,6 +10,7 @@ from starlette.routing import Route
 from storage.errors import BlobUnknown, UploadOutOfOrder
 from storage.metadata.uploads import UploadRow
 
+from .. import metrics
 from ..errors import OCIError, Problem
 from ..ranges import parse_content_range
 from ..references import check_name, parse_digest
@@ -57,7 +58,8 @@ def routes(services: Services) -> list[Route]:
                 return created(name, mounted)
         elif "digest" in query:
             digest = parse_digest(query["digest"])
-            await uploads.upload_whole(name, digest, request.stream(), content_length(request))
+            with metrics.uploading():
+                await uploads.upload_whole(name, digest, request.stream(), content_length(request))
             return created(name, str(digest))
         row: UploadRow = await blocking(uploads.begin, name)
         headers = _progress_headers(name, row.id, 0)
@@ -87,7 +89,8 @@ def routes(services: Services) -> list[Route]:
         upload_id = request.path_params["upload_id"]
         chunk_start, length = _chunk_length(request)
         try:
-            offset = await uploads.append(name, upload_id, request.stream(), chunk_start, length)
+            with metrics.uploading():
+                offset = await uploads.append(name, upload_id, request.stream(), chunk_start, length)
         except UploadOutOfOrder as exc:
             raise out_of_order(name, upload_id, exc) from None
         return Response(status_code=202, headers=_progress_headers(name, upload_id, offset))
@@ -100,7 +103,8 @@ def routes(services: Services) -> list[Route]:
         digest = parse_digest(request.query_params["digest"])
         chunk_start, length = _chunk_length(request)
         try:
-            await uploads.complete(name, upload_id, digest, request.stream(), chunk_start, length)
+            with metrics.uploading():
+                await uploads.complete(name, upload_id, digest, request.stream(), chunk_start, length)
         except UploadOutOfOrder as exc:
             raise out_of_order(name, upload_id, exc) from None
         return created(name, str(digest))

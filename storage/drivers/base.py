@@ -68,7 +68,8 @@ class Driver(Protocol):
         """Start an empty upload."""
 
     def upload_writer(self, state: UploadState, offset: int) -> UploadWriter:
-        """A writer appending at `offset`; bytes stored beyond it by a lost writer are dropped."""
+        """A writer appending at `offset`; bytes stored beyond it by a lost writer are dropped.
+        NotFound when the upload's bytes are gone (committed or aborted)."""
 
     def upload_read(self, state: UploadState, size: int) -> Iterator[bytes]:
         """The first `size` bytes of an upload (to rehash when a hash state is unusable)."""

@@ -25,7 +25,12 @@ def _fsync_dir(path: str) -> None:
 
 class FileWriter:
     def __init__(self, path: str, offset: int) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        # Never create the file here: a missing file means the upload is gone, and a new
+        # empty one would read back as zeros where the saved hash state expects data.
+        try:
+            self._fd = os.open(path, os.O_WRONLY)
+        except FileNotFoundError:
+            raise NotFound(path) from None
         os.ftruncate(self._fd, offset)
         os.lseek(self._fd, offset, os.SEEK_SET)
         self._path = path

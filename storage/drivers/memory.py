@@ -13,7 +13,9 @@ class MemoryWriter:
     def __init__(self, driver: MemoryDriver, key: str, offset: int) -> None:
         self._driver = driver
         self._key = key
-        self._pending = bytearray(driver.objects.get(key, b"")[:offset])
+        if key not in driver.objects:
+            raise NotFound(key)
+        self._pending = bytearray(driver.objects[key][:offset])
 
     def write(self, data: bytes) -> None:
         self._pending += data

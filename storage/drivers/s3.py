@@ -44,6 +44,7 @@ MIN_PART = 5 << 20  # S3's smallest part (all but the last) of a multipart uploa
 READ_BLOCK = 1 << 20
 COPY_THREADS = 8
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
+OPEN_MARKER = "open"
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,10 @@ class S3Driver:
 
     # -- uploads ----------------------------------------------------------------------------
     def upload_begin(self, upload_id: str) -> UploadState:
-        # Nothing is stored until bytes arrive: most uploads are one request.
-        return {"dir": keys.upload_prefix(upload_id), "segments": [], "obsolete": []}
+        state: UploadState = {"dir": keys.upload_prefix(upload_id), "segments": [], "obsolete": []}
+        # An empty marker says the upload is open; commit and abort remove it with the segments.
+        self._put_segment(state["dir"] + OPEN_MARKER, b"")
+        return state
 
     def upload_writer(self, state: UploadState, offset: int) -> S3UploadWriter:
         return S3UploadWriter(self, state, offset)
@@ -312,6 +315,7 @@ class S3UploadWriter:
     def __init__(self, driver: S3Driver, state: UploadState, offset: int) -> None:
         self._driver = driver
         self._dir: str = state["dir"]
+        driver.stat(self._dir + OPEN_MARKER)  # NotFound: the upload was committed or aborted
         self._segments: list[dict[str, Any]] = [dict(s) for s in state["segments"]]
         held = sum(s["size"] for s in self._segments)
         if held != offset:

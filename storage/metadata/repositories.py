@@ -1,13 +1,72 @@
-"""Repository rows: created on first push, listed by the catalog."""
+"""Repository rows: created on first push (or explicitly), listed by the catalog, carrying the
+repository's settings."""
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select, update
 
+from ..errors import NameUnknown
 from .schema import repositories
 from .upsert import insert_ignore
+
+MUTABILITIES = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
+DEFAULT_ENCRYPTION = {"encryptionType": "AES256"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What an operator may set on a repository (ECR's repository attributes plus a description)."""
+
+    tag_mutability: str = "MUTABLE"
+    mutability_exclusions: tuple[str, ...] = ()  # wildcard filters (ECR's imageTagMutabilityExclusionFilters)
+    scan_on_push: bool = False
+    description: str | None = None
+    encryption: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ENCRYPTION))
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRow:
+    id: int
+    name: str
+    created_at: float
+    settings: Settings
+    repository_policy: str | None
+    lifecycle_policy: str | None
+    lifecycle_evaluated_at: float | None
+
+
+def _row(record: Any) -> RepositoryRow:
+    settings = Settings(
+        tag_mutability=record.tag_mutability,
+        mutability_exclusions=tuple(json.loads(record.mutability_exclusions or "[]")),
+        scan_on_push=bool(record.scan_on_push),
+        description=record.description,
+        encryption=json.loads(record.encryption) if record.encryption else dict(DEFAULT_ENCRYPTION),
+    )
+    return RepositoryRow(
+        id=record.id,
+        name=record.name,
+        created_at=record.created_at,
+        settings=settings,
+        repository_policy=record.repository_policy,
+        lifecycle_policy=record.lifecycle_policy,
+        lifecycle_evaluated_at=record.lifecycle_evaluated_at,
+    )
+
+
+def settings_columns(settings: Settings) -> dict[str, Any]:
+    return {
+        "tag_mutability": settings.tag_mutability,
+        "mutability_exclusions": json.dumps(list(settings.mutability_exclusions)),
+        "scan_on_push": settings.scan_on_push,
+        "description": settings.description,
+        "encryption": json.dumps(settings.encryption),
+    }
 
 
 def find(conn: Connection, name: str, lock: bool = False) -> int | None:
@@ -17,18 +76,73 @@ def find(conn: Connection, name: str, lock: bool = False) -> int | None:
     return conn.execute(query.with_for_update() if lock else query).scalar()
 
 
-def ensure(conn: Connection, name: str, lock: bool = False) -> int:
-    """The repository's id, creating it on first use (inside the caller's write transaction).
-    Two transactions creating the same repository at once both get its one row."""
+def unknown(name: str) -> NameUnknown:
+    return NameUnknown(f"repository {name} not known to registry", {"name": name})
+
+
+def require(conn: Connection, name: str) -> int:
+    """The repository's id; NameUnknown when there is no such repository."""
+    found = find(conn, name)
+    if found is None:
+        raise unknown(name)
+    return found
+
+
+def get(conn: Connection, name: str, lock: bool = False) -> RepositoryRow | None:
+    query = select(repositories).where(repositories.c.name == name)
+    record = conn.execute(query.with_for_update() if lock else query).first()
+    return _row(record) if record is not None else None
+
+
+def settings_of(conn: Connection, repository_id: int) -> Settings:
+    record = conn.execute(select(repositories).where(repositories.c.id == repository_id)).one()
+    return _row(record).settings
+
+
+def create(conn: Connection, name: str, settings: Settings) -> int | None:
+    """The new repository's id; None when it exists, also when another transaction (of any
+    replica) has just created it: ON CONFLICT, never a unique-key error."""
+    values = {"name": name, "created_at": time.time(), **settings_columns(settings)}
+    if conn.execute(insert_ignore(conn, repositories, values)).rowcount == 0:
+        return None
+    return find(conn, name)
+
+
+def for_push(conn: Connection, name: str, create_on_push: bool, lock: bool = False) -> int:
+    """The id of the repository a push goes to, created on first use when the registry allows it
+    (inside the caller's write transaction); NameUnknown otherwise, as ECR answers. lock: as find."""
     found = find(conn, name, lock)
-    if found is not None:
-        return found
-    conn.execute(insert_ignore(conn, repositories, {"name": name, "created_at": time.time()}))
-    created = find(conn, name, lock)
-    assert created is not None
-    return created
+    if found is None:
+        if not create_on_push:
+            raise NameUnknown(
+                f"repository {name} does not exist and repositories are not created on push", {"name": name}
+            )
+        create(conn, name, Settings())  # or another transaction just did
+        found = find(conn, name, lock)
+    assert found is not None
+    return found
+
+
+def set_columns(conn: Connection, repository_id: int, values: dict[str, Any]) -> None:
+    conn.execute(update(repositories).where(repositories.c.id == repository_id).values(**values))
+
+
+def remove(conn: Connection, repository_id: int) -> None:
+    conn.execute(delete(repositories).where(repositories.c.id == repository_id))
 
 
 def names(conn: Connection, after: str, limit: int) -> list[str]:
     query = select(repositories.c.name).where(repositories.c.name > after)
     return list(conn.execute(query.order_by(repositories.c.name).limit(limit)).scalars())
+
+
+def rows(conn: Connection, after: str, limit: int, only: list[str] | None = None) -> list[RepositoryRow]:
+    query = select(repositories).where(repositories.c.name > after)
+    if only is not None:
+        query = query.where(repositories.c.name.in_(only))
+    return [_row(r) for r in conn.execute(query.order_by(repositories.c.name).limit(limit))]
+
+
+def with_lifecycle_policy(conn: Connection) -> list[str]:
+    query = select(repositories.c.name).where(repositories.c.lifecycle_policy.is_not(None))
+    return list(conn.execute(query.order_by(repositories.c.name)).scalars())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -38,6 +39,24 @@ repositories = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", bytewise(255), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    # Settings (ECR's repository attributes). JSON columns hold the API shapes as given.
+    Column("tag_mutability", String(32), nullable=False, server_default="MUTABLE"),
+    Column("mutability_exclusions", Text),
+    Column("scan_on_push", Boolean, nullable=False, server_default="0"),
+    Column("description", Text),
+    Column("encryption", Text),
+    Column("repository_policy", Text),
+    Column("lifecycle_policy", Text),
+    Column("lifecycle_evaluated_at", Float),
+)
+
+# Resource tags of a repository (TagResource), not image tags.
+repository_labels = Table(
+    "repository_labels",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
 )
 
 blobs = Table(
@@ -141,4 +160,39 @@ events = Table(
     Column("repository", NAME),
     Column("payload", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+)
+
+# One row per image a lifecycle policy expired: who (which rule), what and when, kept after the image is gone.
+lifecycle_audit = Table(
+    "lifecycle_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("repository", NAME, nullable=False),
+    Column("digest", DIGEST, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("rule_priority", Integer),
+    Column("reason", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_lifecycle_audit_repository", "repository", "at"),
+)
+
+# The last lifecycle policy preview of each repository (ECR keeps one per repository).
+lifecycle_previews = Table(
+    "lifecycle_previews",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("policy", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("results", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Named leases so that one process at a time runs a scheduled job (lifecycle, garbage collection).
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires", Float, nullable=False),
 )

@@ -19,9 +19,10 @@ def resolve(conn: Connection, repository: str, tag: str) -> str | None:
     return conn.execute(query).scalar()
 
 
-def _current(conn: Connection, repository_id: int, tag: str) -> str | None:
+def current(conn: Connection, repository_id: int, tag: str, lock: bool = True) -> str | None:
+    """The digest the tag points to; `lock` holds the row until the write transaction ends."""
     query = select(tags.c.digest).where(tags.c.repository_id == repository_id, tags.c.name == tag)
-    return conn.execute(query.with_for_update()).scalar()
+    return conn.execute(query.with_for_update() if lock else query).scalar()
 
 
 def _history(conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None) -> None:
@@ -31,14 +32,14 @@ def _history(conn: Connection, repository_id: int, tag: str, digest: str | None,
 
 def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | None:
     """Point `tag` at `digest`; returns the digest it pointed to before (None if new)."""
-    previous = _current(conn, repository_id, tag)
+    previous = current(conn, repository_id, tag)
     now = time.time()
     if previous is None:
         row = {"repository_id": repository_id, "name": tag, "digest": digest, "updated_at": now}
         if conn.execute(insert_ignore(conn, tags, row)).rowcount == 1:
             _history(conn, repository_id, tag, digest, None)
             return None
-        previous = _current(conn, repository_id, tag)  # created meanwhile by a transaction that committed
+        previous = current(conn, repository_id, tag)  # created meanwhile by a transaction that committed
     if previous == digest:
         return previous
     where = (tags.c.repository_id == repository_id) & (tags.c.name == tag)
@@ -49,7 +50,7 @@ def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | No
 
 def remove(conn: Connection, repository_id: int, tag: str) -> str | None:
     """Delete the tag; returns the digest it pointed to, None if there was no such tag."""
-    previous = _current(conn, repository_id, tag)
+    previous = current(conn, repository_id, tag)
     if previous is None:
         return None
     conn.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag))

@@ -1,4 +1,4 @@
-"""INSERT ... ON CONFLICT DO NOTHING for both dialects."""
+"""INSERT ... ON CONFLICT for both dialects."""
 
 from __future__ import annotations
 
@@ -9,12 +9,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 
+def _insert(conn: Connection, table: Table, values: dict[str, Any]) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).values(**values)
+
+
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> Insert:
-    """The statement's rowcount tells whether the row was inserted (1) or already there (0)."""
-    statement: Insert
-    if conn.dialect.name == "postgresql":
-        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    """INSERT ... ON CONFLICT DO NOTHING; the rowcount tells whether the row was inserted (1)
+    or already there (0)."""
+    result: Insert = _insert(conn, table, values).on_conflict_do_nothing()
     # Without it, SQLAlchemy does not keep an INSERT's rowcount on psycopg (it reads -1).
-    return statement.execution_options(preserve_rowcount=True)
+    return result.execution_options(preserve_rowcount=True)
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, Any]) -> Insert:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE the other columns."""
+    keys = [column.name for column in table.primary_key.columns]
+    changes = {name: value for name, value in values.items() if name not in keys}
+    result: Insert = _insert(conn, table, values).on_conflict_do_update(index_elements=keys, set_=changes)
+    return result

@@ -56,4 +56,6 @@ def test_no_input_produces_a_500(
     response = httpx.request(method, registry_url + path, params=query, headers=headers, content=body, timeout=30)
     assert response.status_code < 500, (method, path, query, headers, response.text)
     if response.status_code >= 400 and method != "HEAD" and response.content:
-        assert "errors" in response.json()
+        # `..` segments can resolve to POST /, the ECR API, whose errors have AWS's shape.
+        shape = "__type" if response.url.path == "/" and method == "POST" else "errors"
+        assert shape in response.json()

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from conformance.client import Registry
+from tests.api.rawhttp import open_chunked_patch, send_chunk
 from tests.support.server import CAIS, ServerProcess, free_port
 
 
@@ -24,7 +25,22 @@ def test_healthz_and_metrics(start_server: Callable[..., ServerProcess]) -> None
     assert 'cais_http_requests_total{method="GET",route="get_blob",status="404"} 1.0' in text
     assert "cais_http_request_duration_seconds_bucket" in text
     assert 'cais_http_request_bytes_total{route="finish"} 1000.0' in text
-    assert "cais_uploads_in_progress" in text
+    assert "cais_uploads_in_progress 0.0" in text
+
+
+def test_uploads_in_progress_gauge(start_server: Callable[..., ServerProcess]) -> None:
+    server = start_server()
+    location = Registry(server.url).start_upload("ops/gauge")
+    sock = open_chunked_patch(server.url, location)
+    send_chunk(sock, b"x" * 1000)
+    deadline = time.monotonic() + 10
+    while "cais_uploads_in_progress 1.0" not in httpx.get(f"{server.url}/metrics").text:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    sock.close()
+    while "cais_uploads_in_progress 0.0" not in httpx.get(f"{server.url}/metrics").text:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
 
 
 def test_json_access_logs_carry_the_request_id(start_server: Callable[..., ServerProcess]) -> None:
@@ -43,7 +59,11 @@ def test_json_access_logs_carry_the_request_id(start_server: Callable[..., Serve
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["config"]])
+MANAGEMENT = [["repo", "create"], ["repo", "list"], ["repo", "show"], ["repo", "delete"], ["repo", "set"]]
+MANAGEMENT += [["image", "list"], ["lifecycle", "preview"], ["lifecycle", "run"], ["gc"], ["fsck"]]
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["config"], *MANAGEMENT])
 def test_help_explains_every_command(command: list[str]) -> None:
     result = subprocess.run([*CAIS, *command, "--help"], capture_output=True, text=True, check=True)
     assert "usage: cais" in result.stdout

@@ -67,6 +67,14 @@ def test_upload_append_resume_commit(driver: Driver) -> None:
     assert driver.list("uploads/") == []
 
 
+def test_writer_of_a_finished_upload_is_refused(driver: Driver) -> None:
+    state = driver.upload_begin("u3")
+    driver.upload_commit(state, 0, "blobs/sha256/00/empty")
+    with pytest.raises(NotFound):
+        driver.upload_writer(state, 0)
+    assert driver.list("uploads/") == []
+
+
 def test_upload_abort(driver: Driver) -> None:
     state = driver.upload_begin("u2")
     writer = driver.upload_writer(state, 0)

@@ -80,7 +80,7 @@ def test_concurrent_migrations_queue_on_a_lock(postgres: PostgresServer) -> None
 def test_replicas_moving_the_same_new_tag(replicas: list[Database]) -> None:
     images = [make_image() for _ in range(REPLICAS)]
     with replicas[0].write() as conn:
-        repository_id = repositories.ensure(conn, "hammer/tags")
+        repository_id = repositories.for_push(conn, "hammer/tags", create_on_push=True)
         for image in images:
             for blob in [image.config, *image.layers]:
                 blob_rows.record(conn, str(Digest.of(blob)), len(blob))
@@ -164,7 +164,7 @@ def test_tags_and_catalog_are_in_byte_order(pg_url: str) -> None:
     tag_names = ["a", "B", "_x", "1", "Z", "b-1", "b.1", "b_1"]
     with database.write() as conn:
         for name in names:
-            repository_id = repositories.ensure(conn, name)
+            repository_id = repositories.for_push(conn, name, create_on_push=True)
             for blob in [image.config, *image.layers]:
                 blob_rows.record(conn, str(Digest.of(blob)), len(blob))
                 blob_rows.link(conn, repository_id, str(Digest.of(blob)))

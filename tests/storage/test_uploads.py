@@ -14,6 +14,7 @@ from storage.blobstore import BlobStore
 from storage.digest import Digest
 from storage.drivers.base import Driver
 from storage.errors import BlobUnknown, DigestMismatch, UploadBusy, UploadOutOfOrder, UploadUnknown
+from storage.metadata import schema
 from storage.metadata import uploads as upload_rows
 from storage.metadata.engine import Database
 from storage.uploads import UploadPolicy, Uploads
@@ -72,7 +73,7 @@ def test_unusable_hash_state_is_rebuilt_from_the_bytes(db: Database, driver: Dri
     row = uploads.begin("repo")
     asyncio.run(uploads.append("repo", row.id, chunks(data[:20_000]), None, None))
     with db.write() as conn:
-        conn.execute(upload_rows.uploads.update().values(hash_state=b"foreign"))
+        conn.execute(schema.uploads.update().values(hash_state=b"foreign"))
     asyncio.run(uploads.complete("repo", row.id, digest(data), chunks(data[20_000:]), None, None))
     assert BlobStore(db, driver).locate("repo", digest(data)).size == len(data)
 
@@ -140,6 +141,18 @@ def test_expire_removes_idle_sessions_and_bytes(db: Database, driver: Driver) ->
     with pytest.raises(UploadUnknown):
         uploads.status("repo", idle.id)
     assert driver.list("uploads/") == []
+
+
+def test_lost_upload_bytes_are_never_replaced_by_zeros(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    data = os.urandom(5000)
+    row = uploads.begin("repo")
+    asyncio.run(uploads.append("repo", row.id, chunks(data), None, None))
+    driver.upload_abort(row.driver_state)  # e.g. bytes published, then the database commit failed
+    with pytest.raises(UploadUnknown):
+        asyncio.run(uploads.complete("repo", row.id, digest(data), chunks(), None, None))
+    with pytest.raises(BlobUnknown):
+        BlobStore(db, driver).locate("repo", digest(data))
 
 
 def test_cancel(db: Database, driver: Driver) -> None:

@@ -77,7 +77,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if action in ("500", "503"):
                 self._error(int(action))
                 return
-            upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+            upstream = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
             upstream.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
             response = upstream.getresponse()
             payload = response.read()

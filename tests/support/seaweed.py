@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -140,9 +140,9 @@ class SeaweedFS:
             except ProcessLookupError:
                 return
 
-    def options(self, prefix: str | None = None, **overrides: object) -> S3Options:
+    def options(self, prefix: str | None = None, **overrides: Any) -> S3Options:
         """Driver options for a fresh namespace (a unique key prefix) in the test bucket."""
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
             "bucket": BUCKET,
             "prefix": prefix if prefix is not None else f"t-{uuid.uuid4().hex[:12]}",
             "region": "us-east-1",
@@ -154,9 +154,9 @@ class SeaweedFS:
             "timeout_seconds": 30.0,
             **overrides,
         }
-        return S3Options(**values)  # type: ignore[arg-type]
+        return S3Options(**values)
 
-    def driver(self, **overrides: object) -> S3Driver:
+    def driver(self, **overrides: Any) -> S3Driver:
         return S3Driver(self.options(**overrides))
 
     def server_env(self, prefix: str | None = None) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """bytewise collation for listed names on PostgreSQL
 
 Revision ID: 0002_s3pg
-Revises: 0001
+Revises: 0002_ecr
 Create Date: 2026-11-29 23:10:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0002_s3pg'
-down_revision = '0001'
+down_revision = '0002_ecr'
 branch_labels = None
 depends_on = None
 

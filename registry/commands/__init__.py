@@ -1,0 +1,23 @@
+"""Management commands (`cais repo|image|lifecycle|gc|fsck`). They work on the data directory
+and database directly, like `cais migrate`: they need no running server and no credentials
+(whoever can read the data directory owns the registry anyway), they go through the same
+storage code as the API, and the database is built for several processes at once (SQLite in
+WAL mode, or PostgreSQL), so they are safe next to a running `cais serve`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from ..services import Services
+
+Handler = Callable[[argparse.Namespace, Services], int]
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

@@ -1,0 +1,180 @@
+"""`cais repo create|list|show|delete|set` and `cais image list`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+from collections.abc import Callable
+from typing import Any
+
+from storage.metadata.repositories import MUTABILITIES, Settings
+from storage.repository_store import Repository
+
+from ..services import Services
+from . import human_size
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _labels(pairs: list[str]) -> dict[str, str]:
+    labels = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--label takes KEY=VALUE, not {pair!r}")
+        labels[key] = value
+    return labels
+
+
+def _settings_flags(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    parser.add_argument(
+        "--tag-mutability",
+        choices=MUTABILITIES,
+        default="MUTABLE" if defaults else None,
+        help="whether pushed tags may be moved to another image (the *_WITH_EXCLUSION modes flip the rule for "
+        "tags matching --exclude)",
+    )
+    parser.add_argument(
+        "--exclude", action="append", metavar="PATTERN", help="tag wildcard such as latest* (repeatable)"
+    )
+    scan = parser.add_mutually_exclusive_group()
+    scan.add_argument(
+        "--scan-on-push", dest="scan_on_push", action="store_true", default=None, help="scan pushed images"
+    )
+    scan.add_argument("--no-scan-on-push", dest="scan_on_push", action="store_false", help="do not scan on push")
+    parser.add_argument("--description", help="free text shown by `cais repo show`")
+
+
+def _show(repo: Repository) -> dict[str, Any]:
+    settings = repo.settings
+    return {
+        "name": repo.name,
+        "createdAt": _when(repo.row.created_at),
+        "images": repo.image_count,
+        "tagMutability": settings.tag_mutability,
+        "mutabilityExclusions": list(settings.mutability_exclusions),
+        "scanOnPush": settings.scan_on_push,
+        "description": settings.description,
+        "encryption": settings.encryption,
+        "tags": repo.labels,
+        "repositoryPolicy": json.loads(repo.row.repository_policy) if repo.row.repository_policy else None,
+        "lifecyclePolicy": json.loads(repo.row.lifecycle_policy) if repo.row.lifecycle_policy else None,
+        "lifecycleEvaluatedAt": _when(repo.row.lifecycle_evaluated_at),
+    }
+
+
+def create(args: argparse.Namespace, services: Services) -> int:
+    settings = Settings(
+        tag_mutability=args.tag_mutability,
+        mutability_exclusions=tuple(args.exclude or ()),
+        scan_on_push=bool(args.scan_on_push),
+        description=args.description,
+    )
+    repo = services.repositories.create(args.name, settings, _labels(args.label or []))
+    print(json.dumps(_show(repo), indent=2))
+    return 0
+
+
+def list_repositories(args: argparse.Namespace, services: Services) -> int:
+    after = ""
+    print(f"{'REPOSITORY':<50} {'IMAGES':>7} {'TAG MUTABILITY':<26} CREATED")
+    while page := services.repositories.page(after, 500):
+        for repo in page:
+            mode = repo.settings.tag_mutability
+            print(f"{repo.name:<50} {repo.image_count:>7} {mode:<26} {_when(repo.row.created_at)}")
+        after = page[-1].name
+    return 0
+
+
+def show(args: argparse.Namespace, services: Services) -> int:
+    print(json.dumps(_show(services.repositories.get(args.name)), indent=2))
+    return 0
+
+
+def delete(args: argparse.Namespace, services: Services) -> int:
+    repo = services.repositories.delete(args.name, args.force)
+    print(f"deleted {repo.name} ({repo.image_count} images); its blobs are reclaimed by the next garbage collection")
+    return 0
+
+
+def set_settings(args: argparse.Namespace, services: Services) -> int:
+    changes: dict[str, Any] = {}
+    if args.tag_mutability is not None:
+        changes["tag_mutability"] = args.tag_mutability
+        changes["mutability_exclusions"] = tuple(args.exclude or ())
+    elif args.exclude is not None:
+        changes["mutability_exclusions"] = tuple(args.exclude)
+    if args.scan_on_push is not None:
+        changes["scan_on_push"] = args.scan_on_push
+    if args.description is not None:
+        changes["description"] = args.description
+    repo = services.repositories.update(args.name, **changes)
+    print(json.dumps(_show(repo), indent=2))
+    return 0
+
+
+def list_images(args: argparse.Namespace, services: Services) -> int:
+    print(f"{'DIGEST':<71} {'TAGS':<24} {'SIZE':>10} {'PUSHED':<19} {'LAST PULLED':<19} MEDIA TYPE / ARTIFACT TYPE")
+    for image in services.images.all(args.repository):
+        tags = ",".join(image.tags) or "<untagged>"
+        kinds = image.media_type + (f" / {image.artifact_type}" if image.artifact_type else "")
+        print(
+            f"{image.digest:<71} {tags:<24} {human_size(image.size):>10} {_when(image.pushed_at):<19} "
+            f"{_when(image.pulled_at):<19} {kinds}"
+        )
+    return 0
+
+
+def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    repo = commands.add_parser(
+        "repo", help="manage repositories", description="Create, list, show, change and delete repositories."
+    )
+    actions = repo.add_subparsers(dest="action", metavar="ACTION", required=True)
+    created = actions.add_parser(
+        "create", help="create a repository", description="Create a repository with its settings."
+    )
+    created.add_argument("name")
+    _settings_flags(created, defaults=True)
+    created.add_argument("--label", action="append", metavar="KEY=VALUE", help="resource tag (repeatable)")
+    created.set_defaults(handler=create)
+    common(created)
+    listed = actions.add_parser(
+        "list", help="list repositories", description="List every repository with its image count."
+    )
+    listed.set_defaults(handler=list_repositories)
+    common(listed)
+    shown = actions.add_parser(
+        "show", help="show a repository", description="Print a repository's settings and policies as JSON."
+    )
+    shown.add_argument("name")
+    shown.set_defaults(handler=show)
+    common(shown)
+    deleted = actions.add_parser(
+        "delete", help="delete a repository", description="Delete a repository; one that holds images needs --force."
+    )
+    deleted.add_argument("name")
+    deleted.add_argument("--force", action="store_true", help="delete it even if it holds images")
+    deleted.set_defaults(handler=delete)
+    common(deleted)
+    changed = actions.add_parser("set", help="change settings", description="Change a repository's settings.")
+    changed.add_argument("name")
+    _settings_flags(changed, defaults=False)
+    changed.set_defaults(handler=set_settings)
+    common(changed)
+
+    image = commands.add_parser("image", help="inspect images", description="Inspect the images of a repository.")
+    image_actions = image.add_subparsers(dest="action", metavar="ACTION", required=True)
+    image_list = image_actions.add_parser(
+        "list",
+        help="list the images of a repository",
+        description="List every image of REPO: digest, tags, size (manifest and blobs), push and last pull "
+        "times, media type and artifact type.",
+    )
+    image_list.add_argument("repository", metavar="REPO")
+    image_list.set_defaults(handler=list_images)
+    common(image_list)

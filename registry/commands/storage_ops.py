@@ -1,0 +1,94 @@
+"""`cais gc [--dry-run]` and `cais fsck [--repair]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from tqdm import tqdm
+
+from storage.fsck import Fsck, Report
+
+from ..services import Services
+from . import human_size
+
+
+def _bar(total: int, what: str) -> tqdm[Any]:
+    return tqdm(total=total, desc=what, unit="item", file=sys.stderr, disable=None)
+
+
+def gc(args: argparse.Namespace, services: Services) -> int:
+    collector = services.collector
+    if args.grace is not None:
+        collector.grace = args.grace
+    plan = collector.plan()
+    for link in plan.links:
+        print(f"unlink   {link.repository}: {link.digest}")
+    for digest, size in plan.blobs.items():
+        print(f"delete   {digest} ({human_size(size)})")
+    for digest in plan.bodies:
+        print(f"delete   manifest body {digest}")
+    blobs = f"{len(plan.blobs)} blobs ({human_size(plan.bytes)})"
+    summary = f"{len(plan.links)} unused links, {blobs}, {len(plan.bodies)} manifest bodies"
+    if args.dry_run:
+        print(f"would remove {summary}")
+        return 0
+    with _bar(plan.steps, "collecting") as bar:
+        result = collector.collect(plan, bar.update)
+    print(
+        f"removed {result.links} links, {result.blobs} blobs ({human_size(result.bytes)} freed), "
+        f"{result.bodies} manifest bodies; {len(result.skipped)} blobs were in use again and kept"
+    )
+    return 0
+
+
+def _print(report: Report) -> None:
+    for key in report.orphans:
+        print(f"orphan   {key} (bytes without metadata)")
+    for digest in report.missing:
+        print(f"missing  {digest} (metadata without bytes)")
+    for digest, recorded, stored in report.drift:
+        print(f"drift    {digest}: recorded {recorded} bytes, stored {stored}")
+    for key in report.stale_uploads:
+        print(f"upload   {key} (upload bytes without a session)")
+
+
+def fsck(args: argparse.Namespace, services: Services) -> int:
+    checker = Fsck(services.db, services.driver)
+    with _bar(checker.blob_count(), "checking") as bar:
+        report = checker.check(bar.update)
+    _print(report)
+    if report.clean:
+        print("metadata and storage agree")
+        return 0
+    if not args.repair:
+        print("problems found; run `cais fsck --repair` to fix them")
+        return 1
+    checker.repair(report)
+    print("repaired")
+    return 0
+
+
+def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    collect = commands.add_parser(
+        "gc",
+        help="reclaim unused blobs",
+        description="Garbage collection, safe while the registry serves: drop repository links to blobs no "
+        "manifest uses (older than [gc] grace), then delete blobs nothing links or references, and manifest "
+        "bodies no repository holds. Untagged images are not touched: lifecycle policies decide those.",
+    )
+    collect.add_argument("--dry-run", action="store_true", help="show what would be removed and the bytes freed")
+    collect.add_argument("--grace", type=float, metavar="SECONDS", help="override [gc] grace for this run")
+    collect.set_defaults(handler=gc)
+    common(collect)
+    check = commands.add_parser(
+        "fsck",
+        help="compare metadata with stored bytes",
+        description="Report orphan bytes (no metadata), missing blobs (metadata without bytes), size drift and "
+        "leftover upload bytes; exit 1 when there are problems. --repair fixes them, safely while serving.",
+    )
+    check.add_argument("--repair", action="store_true", help="fix what was found")
+    check.set_defaults(handler=fsck)
+    common(check)

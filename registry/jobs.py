@@ -1,0 +1,23 @@
+"""Background jobs: each runs every `interval` seconds in a worker thread until cancelled. A
+failure is logged and the job runs again at the next tick."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+
+log = logging.getLogger("cais.jobs")
+
+
+async def every(name: str, interval: float, job: Callable[[], object]) -> None:
+    while True:
+        try:
+            result = await run_in_threadpool(job)
+            if result:
+                log.info("%s done", name, extra={"job": name, "result": str(result)[:500]})
+        except Exception:
+            log.exception("%s failed", name, extra={"job": name})
+        await asyncio.sleep(interval)

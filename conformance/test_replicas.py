@@ -1,7 +1,7 @@
 """Several replicas behind one bucket: two `cais serve` processes share SeaweedFS (S3) and
 PostgreSQL, and the OCI workflows alternate between them request by request, as a load
 balancer without session affinity would send them. One replica is killed mid-upload and the
-other finishes the upload."""
+other finishes the upload; docker pushes through one and pulls through the other."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conformance.client import Registry, digest_of, make_image, registry_answer, unique_repo
+from conformance.clienttools import busybox_rootfs, dockerd
 from tests.api.rawhttp import open_chunked_patch, send_chunk
 from tests.support.backends import backend_env
 from tests.support.seaweed import BUCKET, SeaweedFS
@@ -127,3 +128,21 @@ def test_a_replica_killed_mid_upload_is_finished_by_the_other(replicas: Replicas
     # Segments the dead replica wrote past its last checkpoint went with the finished upload.
     leftovers = seaweed.client().list_objects_v2(Bucket=BUCKET, Prefix=f"{replicas.prefix}/uploads/")
     assert leftovers.get("KeyCount", 0) == 0
+
+
+@pytest.mark.clients
+def test_docker_pushes_through_one_replica_and_pulls_through_the_other(replicas: Replicas, tmp_path: Path) -> None:
+    first, second = (server.url.removeprefix("http://") for server in replicas.servers)
+    with dockerd() as daemon:
+        pushed, pulled = f"{first}/replicas/busybox:1", f"{second}/replicas/busybox:1"
+        daemon.docker("import", "-c", 'CMD ["/bin/sh"]', str(busybox_rootfs(tmp_path / "rootfs.tar")), pushed)
+        daemon.docker("push", "-q", pushed)
+        daemon.docker("rmi", "-f", pushed)  # nothing local: every layer comes through the other replica
+        daemon.docker("image", "prune", "-af")
+        daemon.docker("pull", "-q", pulled)
+        assert daemon.docker("run", "--rm", "--network", "none", pulled, "echo", "from-b").strip() == "from-b"
+        repo_digests = daemon.docker("inspect", "-f", "{{json .RepoDigests}}", pulled)
+    digest = replicas[0].get_manifest("replicas/busybox", "1", "HEAD").headers["docker-content-digest"]
+    assert f"{second}/replicas/busybox@{digest}" in repo_digests
+    blob_gets = [line for line in replicas.servers[1].log().splitlines() if '"route": "get_blob"' in line]
+    assert blob_gets, "the layers were fetched through the second replica"

@@ -8,6 +8,7 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -22,6 +23,9 @@ from tests.storage.test_uploads import chunks, digest
 from tests.support.faultproxy import FaultProxy
 from tests.support.seaweed import BUCKET, SeaweedFS
 from tests.support.server import free_port
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 MiB = 1 << 20
 
@@ -69,6 +73,26 @@ def test_commit_assembles_segments_server_side(s3: S3Driver) -> None:
     assert s3.stat("blobs/sha256/ab/big").size == len(data)
     assert b"".join(s3.read("blobs/sha256/ab/big", 17 * MiB, 33 * MiB)) == data[17 * MiB : 33 * MiB]
     assert s3.list("uploads/") == []
+
+
+def test_encryption_and_storage_class_are_applied(seaweed: SeaweedFS) -> None:
+    driver = seaweed.driver(sse="AES256", storage_class="STANDARD_IA")
+    data = os.urandom(20 * MiB)
+    state = write(driver, driver.upload_begin("sse"), 0, data)
+    segment = state["segments"][0]["key"]
+    assert _head(driver, segment).get("ServerSideEncryption") == "AES256"
+    assert _head(driver, segment).get("StorageClass", "STANDARD") == "STANDARD"  # scratch stays STANDARD
+    driver.upload_commit(state, len(data), "blobs/sha256/ee/sse")
+    driver.put("blobs/sha256/ee/small", b"small")
+    for key in ("blobs/sha256/ee/sse", "blobs/sha256/ee/small"):
+        head = _head(driver, key)
+        assert head.get("ServerSideEncryption") == "AES256"
+        assert head.get("StorageClass") == "STANDARD_IA"
+    assert b"".join(driver.read("blobs/sha256/ee/sse")) == data
+
+
+def _head(driver: S3Driver, key: str) -> HeadObjectOutputTypeDef:
+    return driver.client.head_object(Bucket=BUCKET, Key=driver.prefix + key)
 
 
 def test_presigned_urls_serve_ranges_and_are_signed(seaweed: SeaweedFS, s3: S3Driver) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 ACCESS_KEY = "cais-test"
 SECRET_KEY = "cais-test-secret-key"
 BUCKET = "cais-test"
+SSE_KEY = "5c" * 32  # SeaweedFS's key for server-side encryption; a test server's, not a secret
 
 
 def weed_binary() -> str:
@@ -97,7 +98,13 @@ class SeaweedFS:
             f"-s3.config={self.root / 's3.json'}",
         ]
         with open(self.root / "weed.log", "ab") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "WEED_S3_SSE_KEY": SSE_KEY},  # enables SSE-S3 (AES256)
+            )
         self._create_bucket(timeout)
         return self
 

@@ -8,17 +8,42 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.backends import BACKENDS, backend_env
+from tests.support.postgres import PostgresServer
+from tests.support.seaweed import SeaweedFS
 from tests.support.server import ServerProcess, free_port
 
 
 @pytest.fixture(scope="session")
-def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One registry for the session; CAIS_TEST_REGISTRY points the suites at an external one."""
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """A real S3-compatible server (SeaweedFS) for the session; tests use their own key prefixes."""
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for the session; tests create their own databases."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def registry_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One registry per backend for the session, so that the API and conformance suites run on
+    each; CAIS_TEST_REGISTRY points the suites at an external one instead."""
     external = os.environ.get("CAIS_TEST_REGISTRY")
     if external:
         yield external.rstrip("/")
         return
-    server = ServerProcess(tmp_path_factory.mktemp("registry") / "data", free_port()).start()
+    data_dir = tmp_path_factory.mktemp(f"registry-{request.param}") / "data"
+    server = ServerProcess(data_dir, free_port(), env=backend_env(request.param, request)).start()
     try:
         yield server.url
     finally:

@@ -73,7 +73,8 @@ def make_image(layers: int = 1, size: int = 1024, media_type: str = OCI_MANIFEST
 class Registry:
     def __init__(self, base_url: str, **client_args: Any) -> None:
         self.base = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base, timeout=60, **client_args)
+        # Clients follow redirects: blob GETs may be sent to the storage backend (S3).
+        self.http = httpx.Client(base_url=self.base, timeout=60, follow_redirects=True, **client_args)
 
     def url(self, location: str) -> str:
         return urljoin(self.base + "/", location)
@@ -143,6 +144,12 @@ class Registry:
 
     def get_manifest(self, repo: str, reference: str, method: str = "GET") -> httpx.Response:
         return self.request(method, f"/v2/{repo}/manifests/{reference}", headers={"Accept": ALL_MANIFESTS})
+
+
+def registry_answer(response: httpx.Response) -> httpx.Response:
+    """The registry's own response: the first one when it redirected the client elsewhere (a
+    blob GET answered 307 to the storage backend's presigned URL)."""
+    return response.history[0] if response.history else response
 
 
 def error_code(response: httpx.Response) -> str:

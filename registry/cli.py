@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         help="run the registry",
         description="Run the registry (OCI distribution API on /v2/, /healthz, /metrics). Applies "
-        "pending database migrations first.",
+        "pending database migrations first, unless [metadata] migrate_on_start is false (then it "
+        "refuses to start on an out-of-date schema). Replicas starting together migrate one at a time.",
     )
     _common(serve)
     serve.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (default 127.0.0.1:5000)")
@@ -52,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     migrate = commands.add_parser(
-        "migrate", help="apply database migrations", description="Bring the metadata database schema up to date."
+        "migrate",
+        help="apply database migrations",
+        description="Bring the metadata database schema (SQLite or PostgreSQL) up to date. Safe to run "
+        "while replicas serve and from several machines at once: migrations take a database lock.",
     )
     _common(migrate)
 
@@ -88,15 +92,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _migrate(settings: config.Settings) -> None:
+def _migrate(settings: config.Settings, at_start: bool) -> str | None:
+    """Bring the schema up to date; None when done, else why the schema cannot be used. At start
+    with migrate_on_start = false, only check: migrations are then a deployment step."""
     from storage.metadata import migrate
     from storage.metadata.engine import Database
 
     db = Database(settings.metadata_url)
     try:
-        migrate.upgrade(db)
+        if at_start and not settings.metadata.migrate_on_start:
+            if migrate.pending(db):
+                return "the database schema is out of date: run `cais migrate` (migrate_on_start is off)"
+        else:
+            migrate.upgrade(db)
+    except migrate.SchemaTooNew as exc:
+        return f"{exc}; upgrade Cais"
     finally:
         db.dispose()
+    return None
 
 
 def _serve(settings: config.Settings) -> int:
@@ -111,7 +124,10 @@ def _serve(settings: config.Settings) -> int:
         )
         return 2
     os.makedirs(settings.data_dir, exist_ok=True)
-    _migrate(settings)
+    problem = _migrate(settings, at_start=True)
+    if problem is not None:
+        print(f"cais: {problem}", file=sys.stderr)
+        return 2
     if settings.auth.enabled:
         from .auth.keys import SigningKeys
 
@@ -125,7 +141,7 @@ def _serve(settings: config.Settings) -> int:
     )
     from .app import RESOLVED_CONFIG_ENV
 
-    os.environ[RESOLVED_CONFIG_ENV] = resolved.model_dump_json()
+    os.environ[RESOLVED_CONFIG_ENV] = resolved.model_dump_json(context={"reveal_secrets": True})
     from . import logs
 
     logs.setup(settings.log.level, settings.log.format)
@@ -152,7 +168,10 @@ def _manage(args: argparse.Namespace, settings: config.Settings) -> int:
 
     from .services import open_services
 
-    _migrate(settings)
+    problem = _migrate(settings, at_start=True)
+    if problem is not None:
+        print(f"cais: {problem}", file=sys.stderr)
+        return 2
     services = open_services(settings)
     try:
         code: int = args.handler(args, services)
@@ -176,10 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(args, "handler"):
         return _manage(args, settings)
     if args.command == "migrate":
-        _migrate(settings)
-        print("cais: database schema is up to date")
-        return 0
-    print(json.dumps(settings.model_dump(), indent=2))
+        problem = _migrate(settings, at_start=False)
+        print(f"cais: {problem or 'database schema is up to date'}", file=sys.stderr if problem else sys.stdout)
+        return 2 if problem else 0
+    print(json.dumps(settings.model_dump(mode="json"), indent=2))
     return 0
 
 

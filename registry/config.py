@@ -9,7 +9,17 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializationInfo,
+    ValidationError,
+    field_serializer,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -62,13 +72,54 @@ class ServerSettings(_Section):
     insecure_anonymous: bool = False
 
 
+def _reveal(info: SerializationInfo) -> bool:
+    """Secrets are masked when settings are shown, and kept only when `cais serve` hands the
+    resolved settings to its workers."""
+    return bool((info.context or {}).get("reveal_secrets"))
+
+
 class StorageSettings(_Section):
-    driver: Literal["filesystem"] = "filesystem"
-    root: str | None = None  # default: <data_dir>/blobs
+    driver: Literal["filesystem", "s3"] = "filesystem"
+    root: str | None = None  # filesystem; default: <data_dir>/blobs
+    # s3
+    bucket: str | None = None
+    prefix: str = ""
+    region: str | None = None
+    endpoint_url: str | None = None  # an S3-compatible server instead of AWS
+    path_style: bool = False
+    access_key: str | None = None  # both unset: the standard AWS credential chain
+    secret_key: SecretStr | None = None
+    sse: Literal["AES256", "aws:kms"] | None = None
+    sse_kms_key_id: str | None = None
+    storage_class: str | None = None
+    redirect: bool = True  # blob GETs answer 307 to a presigned URL
+    max_attempts: int = Field(5, ge=1, le=20)
+    timeout: Seconds = 60.0
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> StorageSettings:
+        if self.driver == "s3" and not self.bucket:
+            raise ValueError('driver "s3" needs a bucket')
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError("access_key and secret_key go together (or neither, for the AWS credential chain)")
+        return self
+
+    @field_serializer("secret_key", when_used="json")
+    def _secret(self, value: SecretStr | None, info: SerializationInfo) -> str | None:
+        if value is None:
+            return None
+        return value.get_secret_value() if _reveal(info) else str(value)
 
 
 class MetadataSettings(_Section):
-    url: str | None = None  # default: sqlite:///<data_dir>/metadata.db
+    url: str | None = None  # default: sqlite:///<data_dir>/metadata.db; or postgresql://user:pw@host/db
+    migrate_on_start: bool = True  # false: `cais migrate` is a deployment step, serve refuses a stale schema
+
+    @field_serializer("url", when_used="json")
+    def _url(self, value: str | None, info: SerializationInfo) -> str | None:
+        if value is None or _reveal(info):
+            return value
+        return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", value)
 
 
 class UploadSettings(_Section):

@@ -8,6 +8,7 @@ from storage.accounts import AccountStore
 from storage.blobstore import BlobStore
 from storage.drivers import open_driver
 from storage.drivers.base import Driver
+from storage.drivers.s3 import S3Options
 from storage.gc import Collector
 from storage.images import ImageStore
 from storage.lifecycle.runner import Lifecycle
@@ -45,9 +46,34 @@ class Services:
         self.db.dispose()
 
 
+def s3_options(settings: Settings) -> S3Options:
+    storage = settings.storage
+    return S3Options(
+        bucket=storage.bucket or "",
+        prefix=storage.prefix,
+        region=storage.region,
+        endpoint_url=storage.endpoint_url,
+        path_style=storage.path_style,
+        access_key=storage.access_key,
+        secret_key=storage.secret_key.get_secret_value() if storage.secret_key else None,
+        sse=storage.sse,
+        sse_kms_key_id=storage.sse_kms_key_id,
+        storage_class=storage.storage_class,
+        redirect=storage.redirect,
+        max_attempts=storage.max_attempts,
+        timeout_seconds=storage.timeout,
+    )
+
+
+def open_driver_from(settings: Settings) -> Driver:
+    if settings.storage.driver == "s3":
+        return open_driver("s3", s3=s3_options(settings))
+    return open_driver(settings.storage.driver, root=settings.blob_root)
+
+
 def open_services(settings: Settings) -> Services:
     db = Database(settings.metadata_url)
-    driver = open_driver(settings.storage.driver, root=settings.blob_root)
+    driver = open_driver_from(settings)
     policy = UploadPolicy(
         lease_seconds=settings.uploads.lease,
         checkpoint_bytes=settings.uploads.checkpoint_bytes,

@@ -37,6 +37,6 @@ class BlobStore:
         """Remove the blob from the repository, as the client asks (the OCI spec lets it, even
         for a blob a manifest uses). The bytes stay until garbage collection finds them unused."""
         with self.db.write() as conn:
-            repository_id = repositories.find(conn, repository)
+            repository_id = repositories.find(conn, repository, lock=True)
             if repository_id is None or not blob_rows.unlink(conn, repository_id, str(digest)):
                 raise BlobUnknown(f"blob {digest} unknown to repository {repository}", {"digest": str(digest)})

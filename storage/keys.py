@@ -11,6 +11,8 @@
       uploads/
         <upload id>/
           data                 bytes received so far (filesystem driver)
+          00000-<random>       or: the bytes received so far as segments, each written once
+          00001-<random>       (S3 driver: all but the last >= 5 MiB, the S3 part minimum)
 
 Keys use '/' on every backend; drivers map them to their own namespace (a directory, a
 bucket prefix).

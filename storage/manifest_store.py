@@ -123,7 +123,7 @@ class ManifestStore:
         parsed = manifest_format.parse(raw, content_type)
         all_tags = sorted(set(tags + ([reference] if isinstance(reference, str) else [])))
         with self.db.write() as conn:
-            repository_id = repositories.for_push(conn, repository, self.create_on_push)
+            repository_id = repositories.for_push(conn, repository, self.create_on_push, lock=True)
             self._check_references(conn, repository_id, parsed)
             self._check_mutability(conn, repository, repository_id, all_tags, str(digest))
             created = manifest_rows.store(conn, repository_id, str(digest), raw, parsed)
@@ -165,7 +165,7 @@ class ManifestStore:
 
     def delete(self, repository: str, reference: Reference) -> None:
         with self.db.write() as conn:
-            repository_id = repositories.find(conn, repository)
+            repository_id = repositories.find(conn, repository, lock=True)
             if repository_id is None:
                 raise ManifestUnknown(f"manifest {reference} unknown to {repository}")
             if isinstance(reference, str):

@@ -72,9 +72,9 @@ class RepositoryStore:
         if len(new_labels) > MAX_LABELS:
             raise TooManyLabels(f"a repository holds at most {MAX_LABELS} tags")
         with self.db.write() as conn:
-            if repositories.find(conn, name) is not None:
-                raise RepositoryExists(f"repository {name} already exists", {"name": name})
             repository_id = repositories.create(conn, name, settings)
+            if repository_id is None:
+                raise RepositoryExists(f"repository {name} already exists", {"name": name})
             labels.put(conn, repository_id, new_labels)
             events.enqueue(conn, "repository.created", name, {"settings": _settings_payload(settings)})
             row = repositories.get(conn, name)

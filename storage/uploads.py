@@ -167,10 +167,17 @@ class Uploads:
         self.driver.upload_abort(row.driver_state)
 
     def expire(self, max_age_seconds: float) -> int:
-        """Remove sessions idle for longer than max_age_seconds and their bytes."""
+        """Remove sessions idle for longer than max_age_seconds and their bytes, then what the
+        backend holds outside sessions for longer (S3 multipart uploads of a dead process)."""
+        cutoff = time.time() - max_age_seconds
+        removed = self._expire_sessions(cutoff)
+        self.driver.sweep_uploads(cutoff)
+        return removed
+
+    def _expire_sessions(self, cutoff: float) -> int:
         removed = 0
         with self.db.read() as conn:
-            candidates = rows.stale(conn, time.time() - max_age_seconds)
+            candidates = rows.stale(conn, cutoff)
         for row in candidates:
             with self.db.write() as conn:
                 gone = rows.remove_if_unchanged(conn, row)

@@ -16,4 +16,8 @@ def open_driver(kind: str, **options: Any) -> Driver:
         from .memory import MemoryDriver
 
         return MemoryDriver()
+    if kind == "s3":
+        from .s3 import S3Driver
+
+        return S3Driver(options["s3"])
     raise ValueError(f"unknown storage driver {kind!r}")

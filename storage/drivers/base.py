@@ -79,3 +79,8 @@ class Driver(Protocol):
 
     def upload_abort(self, state: UploadState) -> None:
         """Drop the upload and its bytes; unknown uploads are not an error."""
+
+    def sweep_uploads(self, older_than: float) -> int:
+        """Remove what the backend keeps outside any session and that was started before
+        `older_than` (UNIX time), such as S3 multipart uploads of a process that died while
+        completing one; returns how many were removed."""

@@ -161,3 +161,6 @@ class FilesystemDriver:
     def _remove_upload_dir(self, state: UploadState) -> None:
         with contextlib.suppress(OSError):
             os.rmdir(os.path.dirname(self._path(state["key"])))
+
+    def sweep_uploads(self, older_than: float) -> int:
+        return 0  # an upload's bytes live only in its session's directory, removed with it

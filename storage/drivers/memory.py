@@ -86,3 +86,6 @@ class MemoryDriver:
 
     def upload_abort(self, state: UploadState) -> None:
         self.delete(state["key"])
+
+    def sweep_uploads(self, older_than: float) -> int:
+        return 0  # nothing is kept outside sessions

@@ -3,6 +3,11 @@
 SQLite runs in WAL mode so that readers never wait for the writer; write transactions begin
 with ``BEGIN IMMEDIATE`` so that two writers queue on the lock instead of failing when one
 upgrades a read lock. Synchronous=FULL: an acknowledged push survives a power cut.
+
+PostgreSQL (several replicas) runs READ COMMITTED; writers that must not interleave take row
+locks (``SELECT ... FOR UPDATE``, see repositories.ensure/find with lock=True), never locks held
+in a process. Pooled connections are pinged before use, so a database restart costs the
+requests in flight (answered 503, as StorageUnavailable) and nothing after it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from ..drivers.base import StorageUnavailable
 
 _WRITE = "cais_write"
 
@@ -58,13 +66,23 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with self._transaction(write=False) as conn:
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+        with self._transaction(write=True) as conn:
             yield conn
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[Connection]:
+        try:
+            with self.engine.connect().execution_options(**{_WRITE: write}) as conn, conn.begin():
+                yield conn
+        except (OperationalError, InterfaceError) as exc:
+            # Unreachable or restarted database, lost connection, deadlock victim, busy SQLite:
+            # the transaction was rolled back and a retry may well succeed.
+            raise StorageUnavailable(f"metadata database unavailable: {exc.orig!r}"[:500]) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -8,10 +8,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from ..errors import NameUnknown
 from .schema import repositories
+from .upsert import insert_ignore
 
 MUTABILITIES = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
 DEFAULT_ENCRYPTION = {"encryptionType": "AES256"}
@@ -68,8 +69,11 @@ def settings_columns(settings: Settings) -> dict[str, Any]:
     }
 
 
-def find(conn: Connection, name: str) -> int | None:
-    return conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar()
+def find(conn: Connection, name: str, lock: bool = False) -> int | None:
+    """The repository's id. lock=True holds its row until the transaction ends: the writers of
+    a repository's manifests and tags queue on it, whatever process or machine they run in."""
+    query = select(repositories.c.id).where(repositories.c.name == name)
+    return conn.execute(query.with_for_update() if lock else query).scalar()
 
 
 def unknown(name: str) -> NameUnknown:
@@ -95,20 +99,28 @@ def settings_of(conn: Connection, repository_id: int) -> Settings:
     return _row(record).settings
 
 
-def create(conn: Connection, name: str, settings: Settings) -> int:
-    result = conn.execute(insert(repositories).values(name=name, created_at=time.time(), **settings_columns(settings)))
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+def create(conn: Connection, name: str, settings: Settings) -> int | None:
+    """The new repository's id; None when it exists, also when another transaction (of any
+    replica) has just created it: ON CONFLICT, never a unique-key error."""
+    values = {"name": name, "created_at": time.time(), **settings_columns(settings)}
+    if conn.execute(insert_ignore(conn, repositories, values)).rowcount == 0:
+        return None
+    return find(conn, name)
 
 
-def for_push(conn: Connection, name: str, create_on_push: bool) -> int:
+def for_push(conn: Connection, name: str, create_on_push: bool, lock: bool = False) -> int:
     """The id of the repository a push goes to, created on first use when the registry allows it
-    (inside the caller's write transaction); NameUnknown otherwise, as ECR answers."""
-    found = find(conn, name)
-    if found is not None:
-        return found
-    if not create_on_push:
-        raise NameUnknown(f"repository {name} does not exist and repositories are not created on push", {"name": name})
-    return create(conn, name, Settings())
+    (inside the caller's write transaction); NameUnknown otherwise, as ECR answers. lock: as find."""
+    found = find(conn, name, lock)
+    if found is None:
+        if not create_on_push:
+            raise NameUnknown(
+                f"repository {name} does not exist and repositories are not created on push", {"name": name}
+            )
+        create(conn, name, Settings())  # or another transaction just did
+        found = find(conn, name, lock)
+    assert found is not None
+    return found
 
 
 def set_columns(conn: Connection, repository_id: int, values: dict[str, Any]) -> None:

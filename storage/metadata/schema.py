@@ -1,6 +1,8 @@
 """The metadata schema: one definition for SQLite and PostgreSQL (migrations derive from it).
 
-Times are UNIX seconds as floats: the same on both databases and cheap to compare.
+Times are UNIX seconds as floats: the same on both databases and cheap to compare. Names that
+are listed in order (repositories, tags) compare bytewise on both: SQLite does by default, and
+on PostgreSQL their columns use the "C" collation, whatever the database's locale.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeEngine
+
+
+def bytewise(length: int) -> TypeEngine[str]:
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
 
 NAME = String(255)
 DIGEST = String(200)
@@ -30,7 +38,7 @@ repositories = Table(
     "repositories",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", NAME, nullable=False, unique=True),
+    Column("name", bytewise(255), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     # Settings (ECR's repository attributes). JSON columns hold the API shapes as given.
     Column("tag_mutability", String(32), nullable=False, server_default="MUTABLE"),
@@ -109,7 +117,7 @@ tags = Table(
     "tags",
     metadata,
     Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
-    Column("name", String(128), primary_key=True),
+    Column("name", bytewise(128), primary_key=True),
     Column("digest", DIGEST, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_tags_digest", "repository_id", "digest"),

@@ -7,6 +7,7 @@ import time
 from sqlalchemy import Connection, delete, insert, select, update
 
 from .schema import repositories, tag_history, tags
+from .upsert import insert_ignore
 
 
 def resolve(conn: Connection, repository: str, tag: str) -> str | None:
@@ -32,14 +33,17 @@ def _history(conn: Connection, repository_id: int, tag: str, digest: str | None,
 def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | None:
     """Point `tag` at `digest`; returns the digest it pointed to before (None if new)."""
     previous = current(conn, repository_id, tag)
-    if previous == digest:
-        return previous
     now = time.time()
     if previous is None:
-        conn.execute(insert(tags).values(repository_id=repository_id, name=tag, digest=digest, updated_at=now))
-    else:
-        where = (tags.c.repository_id == repository_id) & (tags.c.name == tag)
-        conn.execute(update(tags).where(where).values(digest=digest, updated_at=now))
+        row = {"repository_id": repository_id, "name": tag, "digest": digest, "updated_at": now}
+        if conn.execute(insert_ignore(conn, tags, row)).rowcount == 1:
+            _history(conn, repository_id, tag, digest, None)
+            return None
+        previous = current(conn, repository_id, tag)  # created meanwhile by a transaction that committed
+    if previous == digest:
+        return previous
+    where = (tags.c.repository_id == repository_id) & (tags.c.name == tag)
+    conn.execute(update(tags).where(where).values(digest=digest, updated_at=now))
     _history(conn, repository_id, tag, digest, previous)
     return previous
 

@@ -15,9 +15,11 @@ def _insert(conn: Connection, table: Table, values: dict[str, Any]) -> Any:
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING."""
+    """INSERT ... ON CONFLICT DO NOTHING; the rowcount tells whether the row was inserted (1)
+    or already there (0)."""
     result: Insert = _insert(conn, table, values).on_conflict_do_nothing()
-    return result
+    # Without it, SQLAlchemy does not keep an INSERT's rowcount on psycopg (it reads -1).
+    return result.execution_options(preserve_rowcount=True)
 
 
 def upsert(conn: Connection, table: Table, values: dict[str, Any]) -> Insert:

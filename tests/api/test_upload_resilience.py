@@ -14,7 +14,7 @@ import httpx
 
 from conformance.client import Registry, digest_of, make_image
 from tests.api.rawhttp import open_chunked_patch, send_chunk
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, wait_for
 
 MiB = 1 << 20
 
@@ -37,13 +37,6 @@ def _pattern(total: int, block: int = 4 * MiB) -> Iterator[bytes]:
 
 def _log_entries(server: ServerProcess) -> list[dict[str, object]]:
     return [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
 
 
 def test_large_streamed_upload_keeps_memory_flat(start_server: Callable[..., ServerProcess]) -> None:
@@ -78,7 +71,7 @@ def test_disconnect_mid_patch_keeps_received_bytes_and_resumes(reg: Registry) ->
     send_chunk(sock, data[MiB : 2 * MiB])
     time.sleep(0.3)
     sock.close()
-    _wait_for(lambda: reg.request("GET", location).headers.get("range") == f"0-{2 * MiB - 1}")
+    wait_for(lambda: reg.request("GET", location).headers.get("range") == f"0-{2 * MiB - 1}")
     assert reg.request("HEAD", f"/v2/{repo}/blobs/{digest_of(data)}").status_code == 404
     rest = reg.request(
         "PATCH", location, content=data[2 * MiB :], headers={"Content-Range": f"{2 * MiB}-{3 * MiB - 1}"}
@@ -100,7 +93,7 @@ def test_killed_server_leaves_nothing_visible_and_upload_resumes_after_restart(
     sock = open_chunked_patch(server.url, location)
     for start in range(0, 10 * MiB, MiB):
         send_chunk(sock, data[start : start + MiB])
-    _wait_for(lambda: int(reg.request("GET", location).headers["range"].split("-")[1]) >= 8 * MiB - 1)
+    wait_for(lambda: int(reg.request("GET", location).headers["range"].split("-")[1]) >= 8 * MiB - 1)
     server.kill()
     sock.close()
 
@@ -118,7 +111,7 @@ def test_killed_server_leaves_nothing_visible_and_upload_resumes_after_restart(
         )
         return response.status_code == 202
 
-    _wait_for(resume)  # the dead writer's lease runs out first
+    wait_for(resume)  # the dead writer's lease runs out first
     assert reg.request("PUT", location, params={"digest": digest_of(data)}).status_code == 201
     assert reg.request("GET", f"/v2/{repo}/blobs/{digest_of(data)}").content == data
 
@@ -156,5 +149,5 @@ def test_abandoned_uploads_expire(start_server: Callable[..., ServerProcess]) ->
     reg = Registry(server.url)
     location = reg.start_upload("expire/me")
     reg.request("PATCH", location, content=b"abandoned")
-    _wait_for(lambda: reg.request("GET", location).status_code == 404)
+    wait_for(lambda: reg.request("GET", location).status_code == 404)
     assert not list((server.data_dir / "blobs" / "uploads").glob("*/data"))

@@ -8,12 +8,21 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 CAIS = [sys.executable, "-m", "registry.cli"]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll until predicate() holds; fail after a generous timeout (never a timed assertion)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.1)
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """auth
 
-Revision ID: 0002_auth
+Revision ID: 0003_auth
 Revises: 0002_ecr
 Create Date: 2026-11-29 22:54:48.323560
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0002_auth'
+revision = '0003_auth'
 down_revision = '0002_ecr'
 branch_labels = None
 depends_on = None

@@ -1,0 +1,362 @@
+"""Blobs in an S3 bucket (AWS or any S3-compatible server), through boto3.
+
+Uploads. S3 cannot read back the parts of an unfinished multipart upload, yet an upload must stay
+readable: a replica that cannot use the saved hash state rehashes the bytes, and a sha512 digest
+is verified by rereading them. So the bytes of an upload are plain objects, *segments*, under
+``uploads/<id>/``, each written once under a fresh name, so that a writer that lost its lease
+can never clobber what the session holds. Every segment but the last is at least 5 MiB, the S3
+minimum part size; a last segment below it (the *tail*) is taken back by the next writer and
+rewritten with what follows. Completing assembles the segments into the blob with one multipart
+upload whose parts are server-side copies (UploadPartCopy) straight to the blob's key: bytes
+never pass through the registry and are copied once, as ``CompleteMultipartUpload`` at a
+temporary key followed by ``CopyObject`` would also do, but without the second object.
+
+Errors: botocore retries throttling, 5xx and connection failures with exponential backoff
+(``standard`` mode); what still fails is ``StorageUnavailable`` (a 503 for clients), a missing
+object is ``NotFound``. ETags are opaque: S3-compatible servers do not all use MD5s.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from urllib3.exceptions import HTTPError
+
+from .. import keys
+from .base import NotFound, Stat, StorageUnavailable, UploadState
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef, ObjectIdentifierTypeDef
+
+log = logging.getLogger("cais.storage.s3")
+
+MIN_PART = 5 << 20  # S3's smallest part (all but the last) of a multipart upload
+READ_BLOCK = 1 << 20
+COPY_THREADS = 8
+_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
+OPEN_MARKER = "open"
+
+
+@dataclass(frozen=True)
+class S3Options:
+    bucket: str
+    prefix: str = ""
+    region: str | None = None
+    endpoint_url: str | None = None
+    path_style: bool = False
+    access_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    sse: str | None = None  # "AES256" or "aws:kms"
+    sse_kms_key_id: str | None = None
+    storage_class: str | None = None
+    redirect: bool = True
+    max_attempts: int = 5
+    timeout_seconds: float = 60.0
+
+
+def segment_size(held: int) -> int:
+    """Size of the next segment: grows with the upload so that a 500 GiB blob stays within
+    S3's 10,000 parts, while small uploads hold little memory."""
+    return min(max(16 << 20, held // 1000), 64 << 20)
+
+
+@contextmanager
+def _s3_errors(what: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            raise NotFound(what) from None
+        raise StorageUnavailable(f"S3 refused {what}: {code or exc}") from exc
+    except BotoCoreError as exc:
+        raise StorageUnavailable(f"S3 unreachable for {what}: {type(exc).__name__}") from exc
+
+
+class S3Driver:
+    min_chunk = MIN_PART
+
+    def __init__(self, options: S3Options) -> None:
+        self.options = options
+        self.bucket = options.bucket
+        self.prefix = options.prefix.strip("/") + "/" if options.prefix.strip("/") else ""
+        config = Config(
+            region_name=options.region,
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if options.path_style else "auto"},
+            retries={"mode": "standard", "total_max_attempts": options.max_attempts},
+            connect_timeout=options.timeout_seconds,
+            read_timeout=options.timeout_seconds,
+            max_pool_connections=32,
+        )
+        self.client: S3Client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=options.endpoint_url,
+            aws_access_key_id=options.access_key,
+            aws_secret_access_key=options.secret_key,
+            config=config,
+        )
+
+    # -- plain objects ----------------------------------------------------------------------
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def _encryption(self) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        if self.options.sse:
+            args["ServerSideEncryption"] = self.options.sse
+        if self.options.sse_kms_key_id:
+            args["SSEKMSKeyId"] = self.options.sse_kms_key_id
+        return args
+
+    def _final_args(self) -> dict[str, Any]:
+        """Blobs get the storage class; upload segments are short-lived, so they stay STANDARD."""
+        args = self._encryption()
+        if self.options.storage_class:
+            args["StorageClass"] = self.options.storage_class
+        return args
+
+    def stat(self, key: str) -> Stat:
+        with _s3_errors(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return Stat(int(head["ContentLength"]))
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        if end is not None and end <= start:
+            return iter(())
+        body = self._get(key, start, end)  # eagerly: a missing key fails before streaming starts
+        return self._stream(key, body, start, end)
+
+    def _get(self, key: str, start: int, end: int | None) -> Any:
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+        if start or end is not None:
+            args["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        with _s3_errors(key):
+            return self.client.get_object(**args)["Body"]
+
+    def _stream(self, key: str, body: Any, start: int, end: int | None) -> Iterator[bytes]:
+        """The body in blocks; a connection that breaks mid-body is resumed from where it broke
+        (botocore retries requests, not the reading of a response)."""
+        position, resumes = start, 0
+        try:
+            while True:
+                try:
+                    for block in body.iter_chunks(READ_BLOCK):
+                        position += len(block)
+                        yield block
+                    return
+                except (BotoCoreError, HTTPError, OSError) as exc:
+                    resumes += 1
+                    if resumes >= self.options.max_attempts:
+                        raise StorageUnavailable(f"S3 read of {key} kept failing: {type(exc).__name__}") from exc
+                    log.warning("S3 read of %s broke at byte %d, resuming", key, position)
+                    body.close()
+                    body = self._get(key, position, end)
+        finally:
+            body.close()
+
+    def _read_all(self, key: str) -> bytes:
+        return b"".join(self.read(key))
+
+    def local_path(self, key: str) -> str | None:
+        return None
+
+    def put(self, key: str, data: bytes) -> None:
+        with _s3_errors(key):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **self._final_args())
+
+    def _put_segment(self, key: str, data: bytes) -> None:
+        with _s3_errors(key):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **self._encryption())
+
+    def delete(self, key: str) -> None:
+        with _s3_errors(key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def _source(self, key: str) -> CopySourceTypeDef:
+        return {"Bucket": self.bucket, "Key": self._key(key)}
+
+    def _delete_many(self, names: Sequence[str]) -> None:
+        for start in range(0, len(names), 1000):  # DeleteObjects takes at most 1000 keys
+            batch: list[ObjectIdentifierTypeDef] = [{"Key": self._key(k)} for k in names[start : start + 1000]]
+            with _s3_errors(f"{len(batch)} objects"):
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def list(self, prefix: str, after: str = "", limit: int = 1000) -> list[str]:
+        found: list[str] = []
+        args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._key(prefix)}
+        if after:
+            args["StartAfter"] = self._key(after)
+        while len(found) < limit:
+            with _s3_errors(f"listing {prefix}"):
+                page = self.client.list_objects_v2(**args, MaxKeys=min(1000, limit - len(found)))
+            found += [obj["Key"][len(self.prefix) :] for obj in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                break
+            args["ContinuationToken"] = page["NextContinuationToken"]
+        return found[:limit]
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str | None:
+        if not self.options.redirect:
+            return None
+        with _s3_errors(key):
+            return self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_seconds
+            )
+
+    # -- uploads ----------------------------------------------------------------------------
+    def upload_begin(self, upload_id: str) -> UploadState:
+        state: UploadState = {"dir": keys.upload_prefix(upload_id), "segments": [], "obsolete": []}
+        # An empty marker says the upload is open; commit and abort remove it with the segments.
+        self._put_segment(state["dir"] + OPEN_MARKER, b"")
+        return state
+
+    def upload_writer(self, state: UploadState, offset: int) -> S3UploadWriter:
+        return S3UploadWriter(self, state, offset)
+
+    def upload_read(self, state: UploadState, size: int) -> Iterator[bytes]:
+        remaining = size
+        for segment in state["segments"]:
+            if remaining <= 0:
+                return
+            yield from self.read(segment["key"], 0, min(segment["size"], remaining))
+            remaining -= segment["size"]
+
+    def upload_commit(self, state: UploadState, size: int, key: str) -> None:
+        segments = state["segments"]
+        if sum(s["size"] for s in segments) != size:
+            raise ValueError(f"upload holds {sum(s['size'] for s in segments)} bytes, not {size}")
+        if not segments:
+            self.put(key, b"")
+        elif len(segments) == 1:
+            source = self._source(segments[0]["key"])
+            with _s3_errors(key):
+                self.client.copy_object(Bucket=self.bucket, Key=self._key(key), CopySource=source, **self._final_args())
+        else:
+            self._compose(key, [s["key"] for s in segments])
+        try:
+            self.upload_abort(state)
+        except StorageUnavailable as exc:  # the blob is safe; the segments stay behind as garbage
+            log.warning("could not remove the segments of a finished upload: %s", exc)
+
+    def _compose(self, key: str, segments: Sequence[str]) -> None:
+        """One multipart upload at `key` whose parts are server-side copies of the segments."""
+        with _s3_errors(key):
+            upload_id = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=self._key(key), **self._final_args()
+            )["UploadId"]
+        try:
+            with ThreadPoolExecutor(COPY_THREADS) as pool:
+                numbers = range(1, len(segments) + 1)
+                etags = list(pool.map(lambda n: self._copy_part(key, upload_id, n, segments[n - 1]), numbers))
+            parts: Sequence[CompletedPartTypeDef] = [
+                {"PartNumber": n, "ETag": etag} for n, etag in zip(numbers, etags, strict=True)
+            ]
+            with _s3_errors(key):
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=self._key(key), UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
+        except BaseException:
+            self._abort_multipart(self._key(key), upload_id)
+            raise
+
+    def _copy_part(self, key: str, upload_id: str, number: int, segment: str) -> str:
+        with _s3_errors(key):
+            result = self.client.upload_part_copy(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource=self._source(segment),
+            )
+        return str(result["CopyPartResult"]["ETag"])
+
+    def _abort_multipart(self, full_key: str, upload_id: str) -> None:
+        try:
+            with _s3_errors(full_key):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=full_key, UploadId=upload_id)
+        except (NotFound, StorageUnavailable) as exc:
+            log.warning("could not abort multipart upload %s: %s", upload_id, exc)
+
+    def upload_abort(self, state: UploadState) -> None:
+        self._delete_many(self.list(state["dir"], limit=1 << 20))
+
+    def sweep_uploads(self, older_than: float) -> int:
+        """Abort multipart uploads started before `older_than` (UNIX time): a process that died
+        while completing an upload leaves one behind, and S3 bills its parts until aborted."""
+        aborted = 0
+        args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix}
+        while True:
+            with _s3_errors("listing multipart uploads"):
+                page = self.client.list_multipart_uploads(**args)
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"].timestamp() < older_than:
+                    self._abort_multipart(upload["Key"], upload["UploadId"])
+                    aborted += 1
+            if not page.get("IsTruncated"):
+                return aborted
+            args.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
+
+
+class S3UploadWriter:
+    """Appends to an upload: bytes are buffered into segments of at least 5 MiB; a flush stores
+    what is buffered, however small, as the tail (durable at once, taken back by the next write)."""
+
+    def __init__(self, driver: S3Driver, state: UploadState, offset: int) -> None:
+        self._driver = driver
+        self._dir: str = state["dir"]
+        driver.stat(self._dir + OPEN_MARKER)  # NotFound: the upload was committed or aborted
+        self._segments: list[dict[str, Any]] = [dict(s) for s in state["segments"]]
+        held = sum(s["size"] for s in self._segments)
+        if held != offset:
+            raise ValueError(f"upload state holds {held} bytes, the session {offset}")
+        self._held = held
+        self._buffer = bytearray()
+        self._tail: bytes | None = None  # the bytes of the last segment, when this writer wrote it
+        self._obsolete: list[str] = []
+        # Segments replaced by the state we start from are garbage now that it is the saved one.
+        driver._delete_many(list(state.get("obsolete", [])))
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._buffer and self._segments and self._segments[-1]["size"] < MIN_PART:
+            tail = self._segments.pop()
+            self._buffer += self._tail if self._tail is not None else self._driver._read_all(tail["key"])
+            self._held -= tail["size"]
+            self._obsolete.append(tail["key"])
+        self._tail = None
+        self._buffer += data
+        size = segment_size(self._held)
+        while len(self._buffer) >= size:
+            self._store(bytes(self._buffer[:size]))
+            del self._buffer[:size]
+            size = segment_size(self._held)
+
+    def _store(self, data: bytes) -> None:
+        key = f"{self._dir}{len(self._segments):05d}-{uuid.uuid4().hex}"
+        self._driver._put_segment(key, data)
+        self._segments.append({"key": key, "size": len(data)})
+        self._held += len(data)
+
+    def flush(self) -> UploadState:
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            self._store(data)
+            self._tail = data if len(data) < MIN_PART else None
+        return {"dir": self._dir, "segments": [dict(s) for s in self._segments], "obsolete": list(self._obsolete)}
+
+    def close(self) -> None:
+        self._buffer = bytearray()
+        self._tail = None

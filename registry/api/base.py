@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..services import Services
-from .common import blocking, next_link, page_size
+from .common import next_link, page_size, reading
 
 CATALOG_DEFAULT = 1000
 CATALOG_MAX = 10000
@@ -20,7 +20,7 @@ def routes(services: Services) -> list[Route]:
     async def catalog(request: Request) -> Response:
         limit = page_size(request, CATALOG_DEFAULT, CATALOG_MAX)
         after = request.query_params.get("last", "")
-        page = await blocking(services.manifests.catalog, after, limit) if limit else None
+        page = await reading(services.db, services.manifests.catalog, after, limit) if limit else None
         names = page.items if page else []
         headers = {}
         if page and page.more:

@@ -5,25 +5,28 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from .schema import blobs, repositories, repository_blobs
 from .upsert import insert_ignore
 
+# Statements on the hot path are built once: building one costs more than SQLite running it.
+_SIZE = select(blobs.c.size).where(blobs.c.digest == bindparam("digest"))
+_LINKED_SIZE = (
+    select(blobs.c.size)
+    .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
+    .join(repositories, repositories.c.id == repository_blobs.c.repository_id)
+    .where(repositories.c.name == bindparam("repository"), blobs.c.digest == bindparam("digest"))
+)
+
 
 def size(conn: Connection, digest: str) -> int | None:
-    return conn.execute(select(blobs.c.size).where(blobs.c.digest == digest)).scalar()
+    return conn.execute(_SIZE, {"digest": digest}).scalar()
 
 
 def linked_size(conn: Connection, repository: str, digest: str) -> int | None:
     """The blob's size if `repository` links it, else None."""
-    query = (
-        select(blobs.c.size)
-        .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
-        .join(repositories, repositories.c.id == repository_blobs.c.repository_id)
-        .where(repositories.c.name == repository, blobs.c.digest == digest)
-    )
-    return conn.execute(query).scalar()
+    return conn.execute(_LINKED_SIZE, {"repository": repository, "digest": digest}).scalar()
 
 
 def record(conn: Connection, digest: str, blob_size: int) -> None:

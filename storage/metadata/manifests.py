@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from ..manifest_format import ParsedManifest
 from .schema import manifest_bodies, manifest_references, manifests, repositories
@@ -33,18 +33,22 @@ def _row(record: Any) -> ManifestRow:
     )
 
 
+# Built once: building a statement costs more than SQLite running it.
+_FIND = (
+    select(manifests)
+    .join(repositories, repositories.c.id == manifests.c.repository_id)
+    .where(repositories.c.name == bindparam("repository"), manifests.c.digest == bindparam("digest"))
+)
+_BODY = select(manifest_bodies.c.body).where(manifest_bodies.c.digest == bindparam("digest"))
+
+
 def find(conn: Connection, repository: str, digest: str) -> ManifestRow | None:
-    query = (
-        select(manifests)
-        .join(repositories, repositories.c.id == manifests.c.repository_id)
-        .where(repositories.c.name == repository, manifests.c.digest == digest)
-    )
-    record = conn.execute(query).first()
+    record = conn.execute(_FIND, {"repository": repository, "digest": digest}).first()
     return _row(record) if record is not None else None
 
 
 def body(conn: Connection, digest: str) -> bytes | None:
-    return conn.execute(select(manifest_bodies.c.body).where(manifest_bodies.c.digest == digest)).scalar()
+    return conn.execute(_BODY, {"digest": digest}).scalar()
 
 
 def present(conn: Connection, repository_id: int, digests: list[str]) -> set[str]:

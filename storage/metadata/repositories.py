@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from .schema import repositories
 
+# Built once: building a statement costs more than SQLite running it.
+_FIND = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
+_NAMES = (
+    select(repositories.c.name)
+    .where(repositories.c.name > bindparam("after"))
+    .order_by(repositories.c.name)
+    .limit(bindparam("limit"))
+)
+
 
 def find(conn: Connection, name: str) -> int | None:
-    return conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar()
+    return conn.execute(_FIND, {"name": name}).scalar()
 
 
 def ensure(conn: Connection, name: str) -> int:
@@ -23,5 +32,4 @@ def ensure(conn: Connection, name: str) -> int:
 
 
 def names(conn: Connection, after: str, limit: int) -> list[str]:
-    query = select(repositories.c.name).where(repositories.c.name > after)
-    return list(conn.execute(query.order_by(repositories.c.name).limit(limit)).scalars())
+    return list(conn.execute(_NAMES, {"after": after, "limit": limit}).scalars())

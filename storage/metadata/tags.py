@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from .schema import repositories, tag_history, tags
 
+# Built once: building a statement costs more than SQLite running it.
+_RESOLVE = (
+    select(tags.c.digest)
+    .join(repositories, repositories.c.id == tags.c.repository_id)
+    .where(repositories.c.name == bindparam("repository"), tags.c.name == bindparam("tag"))
+)
+_PAGE = (
+    select(tags.c.name)
+    .where(tags.c.repository_id == bindparam("repository_id"), tags.c.name > bindparam("after"))
+    .order_by(tags.c.name)
+    .limit(bindparam("limit"))
+)
+
 
 def resolve(conn: Connection, repository: str, tag: str) -> str | None:
-    query = (
-        select(tags.c.digest)
-        .join(repositories, repositories.c.id == tags.c.repository_id)
-        .where(repositories.c.name == repository, tags.c.name == tag)
-    )
-    return conn.execute(query).scalar()
+    return conn.execute(_RESOLVE, {"repository": repository, "tag": tag}).scalar()
 
 
 def _current(conn: Connection, repository_id: int, tag: str) -> str | None:
@@ -59,5 +67,4 @@ def pointing_to(conn: Connection, repository_id: int, digest: str) -> list[str]:
 
 
 def page(conn: Connection, repository_id: int, after: str, limit: int) -> list[str]:
-    query = select(tags.c.name).where(tags.c.repository_id == repository_id, tags.c.name > after)
-    return list(conn.execute(query.order_by(tags.c.name).limit(limit)).scalars())
+    return list(conn.execute(_PAGE, {"repository_id": repository_id, "after": after, "limit": limit}).scalars())

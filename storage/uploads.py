@@ -133,10 +133,7 @@ class Uploads:
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_begin(upload_id)
         with self.db.write() as conn:
-            rows.create(conn, upload_id, repository, "sha256", state)
-            row = rows.get(conn, upload_id)
-        assert row is not None
-        return row
+            return rows.create(conn, upload_id, repository, "sha256", state)
 
     def status(self, repository: str, upload_id: str) -> UploadRow:
         with self.db.read() as conn:

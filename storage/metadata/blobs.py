@@ -19,6 +19,15 @@ _LINKED_SIZE = (
     .where(repositories.c.name == bindparam("repository"), blobs.c.digest == bindparam("digest"))
 )
 
+_LINKED_SIZES = (
+    select(blobs.c.digest, blobs.c.size)
+    .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
+    .where(
+        repository_blobs.c.repository_id == bindparam("repository_id"),
+        blobs.c.digest.in_(bindparam("digests", expanding=True)),
+    )
+)
+
 
 def size(conn: Connection, digest: str) -> int | None:
     return conn.execute(_SIZE, {"digest": digest}).scalar()
@@ -30,12 +39,12 @@ def linked_size(conn: Connection, repository: str, digest: str) -> int | None:
 
 
 def record(conn: Connection, digest: str, blob_size: int) -> None:
-    conn.execute(insert_ignore(conn, blobs, {"digest": digest, "size": blob_size, "created_at": time.time()}))
+    insert_ignore(conn, blobs, {"digest": digest, "size": blob_size, "created_at": time.time()})
 
 
 def link(conn: Connection, repository_id: int, digest: str) -> None:
     row = {"repository_id": repository_id, "digest": digest, "created_at": time.time()}
-    conn.execute(insert_ignore(conn, repository_blobs, row))
+    insert_ignore(conn, repository_blobs, row)
 
 
 def unlink(conn: Connection, repository_id: int, digest: str) -> bool:
@@ -49,9 +58,5 @@ def linked_sizes(conn: Connection, repository_id: int, digests: Iterable[str]) -
     wanted = list(set(digests))
     if not wanted:
         return {}
-    query = (
-        select(blobs.c.digest, blobs.c.size)
-        .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
-        .where(repository_blobs.c.repository_id == repository_id, blobs.c.digest.in_(wanted))
-    )
-    return {row.digest: row.size for row in conn.execute(query)}
+    rows = conn.execute(_LINKED_SIZES, {"repository_id": repository_id, "digests": wanted})
+    return {row.digest: row.size for row in rows}

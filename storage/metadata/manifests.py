@@ -62,7 +62,7 @@ def present(conn: Connection, repository_id: int, digests: list[str]) -> set[str
 
 def store(conn: Connection, repository_id: int, digest: str, raw: bytes, parsed: ParsedManifest) -> bool:
     """Record the manifest in the repository; False when it was already there."""
-    conn.execute(insert_ignore(conn, manifest_bodies, {"digest": digest, "media_type": parsed.media_type, "body": raw}))
+    insert_ignore(conn, manifest_bodies, {"digest": digest, "media_type": parsed.media_type, "body": raw})
     row = {
         "repository_id": repository_id,
         "digest": digest,
@@ -74,12 +74,14 @@ def store(conn: Connection, repository_id: int, digest: str, raw: bytes, parsed:
         "annotations": json.dumps(parsed.annotations) if parsed.annotations else None,
         "pushed_at": time.time(),
     }
-    if conn.execute(insert_ignore(conn, manifests, row)).rowcount == 0:
+    if insert_ignore(conn, manifests, row).rowcount == 0:
         return False
     refs = [(d.digest, "blob") for d in parsed.blobs] + [(d.digest, "manifest") for d in parsed.children]
-    for child, kind in set(refs):
-        values = {"repository_id": repository_id, "digest": digest, "child": child, "kind": kind}
-        conn.execute(insert_ignore(conn, manifest_references, values))
+    values = [
+        {"repository_id": repository_id, "digest": digest, "child": child, "kind": kind} for child, kind in set(refs)
+    ]
+    if values:
+        insert_ignore(conn, manifest_references, values)
     return True
 
 

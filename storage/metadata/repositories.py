@@ -10,6 +10,7 @@ from .schema import repositories
 
 # Built once: building a statement costs more than SQLite running it.
 _FIND = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
+_INSERT = insert(repositories)
 _NAMES = (
     select(repositories.c.name)
     .where(repositories.c.name > bindparam("after"))
@@ -27,7 +28,7 @@ def ensure(conn: Connection, name: str) -> int:
     found = find(conn, name)
     if found is not None:
         return found
-    result = conn.execute(insert(repositories).values(name=name, created_at=time.time()))
+    result = conn.execute(_INSERT, {"name": name, "created_at": time.time()})
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 

@@ -26,14 +26,22 @@ def resolve(conn: Connection, repository: str, tag: str) -> str | None:
     return conn.execute(_RESOLVE, {"repository": repository, "tag": tag}).scalar()
 
 
+_CURRENT = (
+    select(tags.c.digest)
+    .where(tags.c.repository_id == bindparam("repository_id"), tags.c.name == bindparam("tag"))
+    .with_for_update()
+)
+_INSERT = insert(tags)
+_INSERT_HISTORY = insert(tag_history)
+
+
 def _current(conn: Connection, repository_id: int, tag: str) -> str | None:
-    query = select(tags.c.digest).where(tags.c.repository_id == repository_id, tags.c.name == tag)
-    return conn.execute(query.with_for_update()).scalar()
+    return conn.execute(_CURRENT, {"repository_id": repository_id, "tag": tag}).scalar()
 
 
 def _history(conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None) -> None:
     row = {"repository_id": repository_id, "tag": tag, "digest": digest, "previous": previous, "at": time.time()}
-    conn.execute(insert(tag_history).values(**row))
+    conn.execute(_INSERT_HISTORY, row)
 
 
 def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | None:
@@ -43,7 +51,7 @@ def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | No
         return previous
     now = time.time()
     if previous is None:
-        conn.execute(insert(tags).values(repository_id=repository_id, name=tag, digest=digest, updated_at=now))
+        conn.execute(_INSERT, {"repository_id": repository_id, "name": tag, "digest": digest, "updated_at": now})
     else:
         where = (tags.c.repository_id == repository_id) & (tags.c.name == tag)
         conn.execute(update(tags).where(where).values(digest=digest, updated_at=now))

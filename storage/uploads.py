@@ -14,6 +14,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from .metadata.uploads import UploadRow
 
 # Large enough that thread hops and syscalls are rare, small enough that memory stays flat.
 BLOCK = 1 << 20
+PARALLEL_HASH_BYTES = 256 << 10
 T = TypeVar("T")
 
 
@@ -90,8 +92,15 @@ class _Session:
     def write(self, block: bytes) -> None:
         if time.monotonic() > self._lease_until:
             self.save(keep_lease=True)
-        self.writer.write(block)
-        self.hasher.update(block)
+        if len(block) >= PARALLEL_HASH_BYTES:
+            # Both release the GIL: hashing on another core while this one copies into the
+            # file nearly halves the time per block, and the pipeline waits on it.
+            hashing = self.owner.hashing.submit(self.hasher.update, block)
+            self.writer.write(block)
+            hashing.result()
+        else:
+            self.writer.write(block)
+            self.hasher.update(block)
         self.offset += len(block)
         self._unsaved += len(block)
         policy = self.owner.policy
@@ -127,6 +136,7 @@ class Uploads:
         self.db = db
         self.driver = driver
         self.policy = policy or UploadPolicy()
+        self.hashing = ThreadPoolExecutor(thread_name_prefix="cais-hash")
 
     # -- sessions ---------------------------------------------------------------------------
     def begin(self, repository: str) -> UploadRow:

@@ -70,6 +70,25 @@ async def _blocks(body: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]
         yield b"".join(pending)
 
 
+def _check_length(received: int, length: int | None, done: bool) -> None:
+    if length is not None and received > length:
+        raise UploadSizeInvalid(f"body is longer than the declared {length} bytes")
+    if done and length is not None and received != length:
+        raise UploadSizeInvalid(f"body has {received} bytes, {length} were declared")
+
+
+async def _whole(body: AsyncIterator[bytes], length: int) -> bytes:
+    """A body declared small enough to hold in memory, checked against its declared length."""
+    parts: list[bytes] = []
+    received = 0
+    async for chunk in body:
+        received += len(chunk)
+        _check_length(received, length, done=False)
+        parts.append(chunk)
+    _check_length(received, length, done=True)
+    return b"".join(parts)
+
+
 class _Session:
     """A session being written by this request, between taking and giving back its lease."""
 
@@ -111,7 +130,7 @@ class _Session:
         """Make the bytes durable, then record offset and hash state (in that order)."""
         self.state.update(self.writer.flush())
         lease = self.owner.policy.lease_seconds if keep_lease else None
-        with self.owner.db.write() as conn:
+        with self.owner.db.write(durable=False) as conn:
             kept = rows.checkpoint(conn, self.row.id, self.token, self.offset, self.hasher.state(), self.state, lease)
         if not kept:
             raise UploadBusy("the upload was taken over by another request")
@@ -142,7 +161,7 @@ class Uploads:
     def begin(self, repository: str) -> UploadRow:
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_begin(upload_id)
-        with self.db.write() as conn:
+        with self.db.write(durable=False) as conn:
             return rows.create(conn, upload_id, repository, "sha256", state)
 
     def status(self, repository: str, upload_id: str) -> UploadRow:
@@ -154,7 +173,7 @@ class Uploads:
 
     def cancel(self, repository: str, upload_id: str) -> None:
         row = self.status(repository, upload_id)
-        with self.db.write() as conn:
+        with self.db.write(durable=False) as conn:
             rows.remove(conn, upload_id)
         self.driver.upload_abort(row.driver_state)
 
@@ -164,7 +183,7 @@ class Uploads:
         with self.db.read() as conn:
             candidates = rows.stale(conn, time.time() - max_age_seconds)
         for row in candidates:
-            with self.db.write() as conn:
+            with self.db.write(durable=False) as conn:
                 gone = rows.remove_if_unchanged(conn, row)
             if gone:
                 self.driver.upload_abort(row.driver_state)
@@ -173,7 +192,7 @@ class Uploads:
 
     def _open(self, repository: str, upload_id: str, start: int | None) -> _Session:
         token = uuid.uuid4().hex
-        with self.db.write() as conn:
+        with self.db.write(durable=False) as conn:
             row = rows.get(conn, upload_id, lock=True)
             if row is None or row.repository != repository:
                 raise UploadUnknown(f"upload {upload_id} unknown", {"upload": upload_id})
@@ -191,7 +210,7 @@ class Uploads:
             raise
 
     def _release(self, upload_id: str, token: str, row: UploadRow) -> None:
-        with self.db.write() as conn:
+        with self.db.write(durable=False) as conn:
             rows.checkpoint(conn, upload_id, token, row.offset, row.hash_state, row.driver_state, None)
 
     # -- streaming --------------------------------------------------------------------------
@@ -202,16 +221,14 @@ class Uploads:
         try:
             async for block in _blocks(body, BLOCK):
                 received += len(block)
-                if length is not None and received > length:
-                    raise UploadSizeInvalid(f"body is longer than the declared {length} bytes")
+                _check_length(received, length, done=False)
                 if pending is not None:
                     await pending
                 pending = loop.run_in_executor(None, session.write, block)
             if pending is not None:
                 await pending
                 pending = None
-            if length is not None and received != length:
-                raise UploadSizeInvalid(f"body has {received} bytes, {length} were declared")
+            _check_length(received, length, done=True)
         except BaseException:
             if pending is not None:  # let the write in flight land before the session is saved
                 with contextlib.suppress(Exception):
@@ -245,6 +262,10 @@ class Uploads:
         length: int | None,
     ) -> int:
         """Append the last chunk (if any), verify the digest and publish the blob; returns its size."""
+        if length is not None and length <= BLOCK:
+            # Small blobs (most config and layer pushes) are held whole: one thread hop, not four.
+            data = await _whole(body, length)
+            return await _in_thread(self._complete_held, repository, upload_id, digest, start, data)
         session = await _in_thread(self._open, repository, upload_id, start)
         try:
             await self._receive(session, body, length)
@@ -252,6 +273,16 @@ class Uploads:
             await _in_thread(self._finish_writing, session)
             raise
         return await _in_thread(self._publish, session, repository, digest)
+
+    def _complete_held(self, repository: str, upload_id: str, digest: Digest, start: int | None, data: bytes) -> int:
+        session = self._open(repository, upload_id, start)
+        try:
+            if data:
+                session.write(data)
+        except BaseException:
+            self._finish_writing(session)
+            raise
+        return self._publish(session, repository, digest)
 
     def _publish(self, session: _Session, repository: str, digest: Digest) -> int:
         try:

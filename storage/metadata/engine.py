@@ -2,7 +2,11 @@
 
 SQLite runs in WAL mode so that readers never wait for the writer; write transactions begin
 with ``BEGIN IMMEDIATE`` so that two writers queue on the lock instead of failing when one
-upgrades a read lock. Synchronous=FULL: an acknowledged push survives a power cut.
+upgrades a read lock. Synchronous=FULL: an acknowledged push survives a power cut. Writes
+that only record progress a client can redo (upload sessions, leases, checkpoints) are written
+with synchronous=NORMAL: no fsync of their own; the next durable commit makes them durable too
+(the WAL is written in order), and a power cut merely takes an upload back to an earlier
+checkpoint. Pages are read through mmap, cheap to re-read when another process has written.
 
 SQLite's own wait for the write lock polls with growing sleeps (up to 100 ms), so under many
 concurrent pushes writers sleep while the lock is free. Writers therefore queue first on a
@@ -23,6 +27,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 _WRITE = "cais_write"
+_DURABLE = "cais_durable"
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -34,13 +39,19 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA mmap_size=268435456")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
-        mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "DEFERRED"
         # Straight to the driver: a statement through SQLAlchemy costs more than the read it opens.
-        conn.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+        driver: Any = conn.connection.driver_connection
+        options = conn.get_execution_options()
+        if not options.get(_WRITE):
+            driver.execute("BEGIN DEFERRED")
+            return
+        driver.execute(f"PRAGMA synchronous={'FULL' if options.get(_DURABLE) else 'NORMAL'}")
+        driver.execute("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -98,17 +109,18 @@ class Database:
             yield conn
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction; durable=False for progress a client can redo (see above)."""
         if self._writers is None:
-            with self._write() as conn:
+            with self._write(durable) as conn:
                 yield conn
             return
-        with self._writers.turn(), self._write() as conn:
+        with self._writers.turn(), self._write(durable) as conn:
             yield conn
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+    def _write(self, durable: bool) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(**{_WRITE: True, _DURABLE: durable}) as conn, conn.begin():
             yield conn
 
     def dispose(self) -> None:

@@ -6,7 +6,7 @@ upgrades a read lock. Synchronous=FULL: an acknowledged push survives a power cu
 that only record progress a client can redo (upload sessions, leases, checkpoints) are written
 with synchronous=NORMAL: no fsync of their own; the next durable commit makes them durable too
 (the WAL is written in order), and a power cut merely takes an upload back to an earlier
-checkpoint. Pages are read through mmap, cheap to re-read when another process has written.
+checkpoint.
 
 SQLite's own wait for the write lock polls with growing sleeps (up to 100 ms), so under many
 concurrent pushes writers sleep while the lock is free. Writers therefore queue first on a
@@ -39,7 +39,6 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA mmap_size=268435456")
         cur.close()
 
     @event.listens_for(engine, "begin")

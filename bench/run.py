@@ -8,6 +8,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -112,8 +113,13 @@ def _plain(results: dict[str, dict[str, list[report.Sample]]]) -> dict[str, dict
     return {case: {name: [asdict(s) for s in samples] for name, samples in by.items()} for case, by in results.items()}
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    sys.exit(128 + signum)  # unwinds through the finally blocks that stop both servers
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if shutil.which("docker-registry") is None or shutil.which("wrk") is None:
         print("bench: needs docker-registry and wrk (apt-get install docker-registry wrk)", file=sys.stderr)
         return 2

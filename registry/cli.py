@@ -145,21 +145,9 @@ def _serve(settings: config.Settings) -> int:
     from . import logs
 
     logs.setup(settings.log.level, settings.log.format)
-    import uvicorn
+    from . import workers
 
-    uvicorn.run(
-        "registry.app:app_from_env",
-        factory=True,
-        host=settings.listen_host,
-        port=settings.listen_port,
-        workers=settings.server.workers,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_keep_alive=75,
-    )
+    workers.run(settings.listen_host, settings.listen_port, settings.server.workers)
     return 0
 
 

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from ..auth.gate import Need, access_of
 from ..services import Services
-from .common import blocking, next_link, page_size
+from .common import next_link, page_size, reading
 
 CATALOG_DEFAULT = 1000
 CATALOG_MAX = 10000
@@ -26,7 +26,7 @@ def routes(services: Services) -> list[Route]:
         limit = page_size(request, CATALOG_DEFAULT, CATALOG_MAX)
         after = request.query_params.get("last", "")
         visible = access_of(request).lists
-        page = await blocking(services.manifests.catalog, after, limit, visible) if limit else None
+        page = await reading(services.db, services.manifests.catalog, after, limit, visible) if limit else None
         names = page.items if page else []
         headers = {}
         if page and page.more:

@@ -12,7 +12,7 @@ from ..blob_response import BlobResponse
 from ..ranges import parse_range
 from ..references import parse_digest
 from ..services import Services
-from .common import blocking, repository
+from .common import blocking, reading, repository
 
 PRESIGN_SECONDS = 600
 
@@ -25,7 +25,7 @@ def routes(services: Services) -> list[Route]:
     async def get_blob(request: Request) -> ASGIApp:
         name = repository(request)
         digest = parse_digest(request.path_params["digest"])
-        blob = await blocking(services.blobs.locate, name, digest)
+        blob = await reading(services.db, services.blobs.locate, name, digest)
         etag = f'"{digest}"'
         headers = {
             "Docker-Content-Digest": str(digest),

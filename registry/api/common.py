@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from storage.metadata.engine import Database
+
 from ..errors import OCIError, Problem
 from ..references import check_name
 
@@ -21,6 +23,14 @@ def repository(request: Request) -> str:
 
 async def blocking(fn: Callable[..., T], *args: object) -> T:
     """Run a store call (database or disk) off the event loop."""
+    return await run_in_threadpool(fn, *args)
+
+
+async def reading(db: Database, fn: Callable[..., T], *args: object) -> T:
+    """Run a store call that only reads metadata: inline where the database makes that cheap and
+    wait-free (SQLite in WAL mode), in a worker thread otherwise."""
+    if db.reads_inline:
+        return fn(*args)
     return await run_in_threadpool(fn, *args)
 
 

@@ -19,7 +19,7 @@ from ..errors import OCIError, Problem
 from ..negotiation import acceptable
 from ..references import check_tag, is_tag, parse_digest, parse_reference
 from ..services import Services
-from .common import blocking, content_length, manifest_url, next_link, page_size, read_body, repository
+from .common import blocking, content_length, manifest_url, next_link, page_size, read_body, reading, repository
 
 TAGS_DEFAULT = 10000
 TAGS_MAX = 10000
@@ -58,7 +58,7 @@ def routes(services: Services) -> list[Route]:
     async def get_manifest(request: Request) -> Response:
         name = repository(request)
         reference = _lookup_reference(request.path_params["reference"])
-        found = await blocking(store.resolve, name, reference)
+        found = await reading(services.db, store.resolve, name, reference)
         if not acceptable(request.headers.getlist("accept"), found.media_type):
             raise OCIError(
                 Problem.MANIFEST_UNKNOWN,
@@ -72,7 +72,7 @@ def routes(services: Services) -> list[Route]:
         if request.method == "HEAD":
             headers["Content-Length"] = str(found.size)
             return Response(status_code=200, headers=headers)
-        body = await blocking(store.body, found.digest)
+        body = await reading(services.db, store.body, found.digest)
         services.pulls.record(name, found.digest)
         return Response(body, status_code=200, headers=headers, media_type=found.media_type)
 
@@ -105,7 +105,7 @@ def routes(services: Services) -> list[Route]:
         name = repository(request)
         limit = page_size(request, TAGS_DEFAULT, TAGS_MAX)
         after = request.query_params.get("last", "")
-        page = await blocking(store.tags, name, after, limit)
+        page = await reading(services.db, store.tags, name, after, limit)
         headers = {}
         if page.more and limit:
             headers["Link"] = next_link(f"/v2/{name}/tags/list", {"last": page.items[-1], "n": str(limit)})

@@ -4,15 +4,36 @@ partial object, and uploads are files appended in place then renamed into the bl
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import uuid
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .. import keys
 from .base import NotFound, Stat, UploadState
 
 READ_BLOCK = 1 << 20
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _sync_file_range() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return function
+
+
+_SYNC_RANGE = _sync_file_range()
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Have the disk start on these bytes without waiting for it (Linux's sync_file_range;
+    elsewhere nothing), so that a later fsync has little left to wait for."""
+    if _SYNC_RANGE is not None:
+        _SYNC_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def _fsync_dir(path: str) -> None:
@@ -34,12 +55,16 @@ class FileWriter:
         os.ftruncate(self._fd, offset)
         os.lseek(self._fd, offset, os.SEEK_SET)
         self._path = path
+        self._offset = offset
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
+        # The disk works on these bytes while the next ones arrive, not all at the checkpoint.
+        start_writeback(self._fd, self._offset, len(data))
+        self._offset += len(data)
 
     def flush(self) -> UploadState:
         os.fsync(self._fd)

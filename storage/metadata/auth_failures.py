@@ -19,6 +19,6 @@ def blocked_for(conn: Connection, client: str, limit: int, window: float, now: f
 
 def record(conn: Connection, client: str, window: float, now: float) -> None:
     conn.execute(delete(auth_failures).where(auth_failures.c.window_start < now - window))
-    conn.execute(insert_ignore(conn, auth_failures, {"client": client, "window_start": now, "failures": 0}))
+    insert_ignore(conn, auth_failures, {"client": client, "window_start": now, "failures": 0})
     where = auth_failures.c.client == client
     conn.execute(update(auth_failures).where(where).values(failures=auth_failures.c.failures + 1))

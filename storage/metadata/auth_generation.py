@@ -14,6 +14,6 @@ def current(conn: Connection) -> int:
 
 
 def bump(conn: Connection) -> None:
-    conn.execute(insert_ignore(conn, auth_generation, {"id": 1, "generation": 0}))
+    insert_ignore(conn, auth_generation, {"id": 1, "generation": 0})
     where = auth_generation.c.id == 1
     conn.execute(update(auth_generation).where(where).values(generation=auth_generation.c.generation + 1))

@@ -2,17 +2,28 @@
 
 SQLite runs in WAL mode so that readers never wait for the writer; write transactions begin
 with ``BEGIN IMMEDIATE`` so that two writers queue on the lock instead of failing when one
-upgrades a read lock. Synchronous=FULL: an acknowledged push survives a power cut.
+upgrades a read lock. Synchronous=FULL: an acknowledged push survives a power cut. Writes
+that only record progress a client can redo (upload sessions, leases, checkpoints) are written
+with synchronous=NORMAL: no fsync of their own; the next durable commit makes them durable too
+(the WAL is written in order), and a power cut merely takes an upload back to an earlier
+checkpoint.
+
+SQLite's own wait for the write lock polls with growing sleeps (up to 100 ms), so under many
+concurrent pushes writers sleep while the lock is free. Writers therefore queue first on a
+lock that wakes the next one at once: a thread lock within the process, then ``flock`` on a
+file beside the database across worker processes.
 
 PostgreSQL (several replicas) runs READ COMMITTED; writers that must not interleave take row
-locks (``SELECT ... FOR UPDATE``, see repositories.ensure/find with lock=True), never locks held
+locks (``SELECT ... FOR UPDATE``, see repositories.find with lock=True), never locks held
 in a process. Pooled connections are pinged before use, so a database restart costs the
 requests in flight (answered 503, as StorageUnavailable) and nothing after it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +35,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from ..drivers.base import StorageUnavailable
 
 _WRITE = "cais_write"
+_DURABLE = "cais_durable"
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -39,8 +51,14 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
-        mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: a statement through SQLAlchemy costs more than the read it opens.
+        driver: Any = conn.connection.driver_connection
+        options = conn.get_execution_options()
+        if not options.get(_WRITE):
+            driver.execute("BEGIN DEFERRED")
+            return
+        driver.execute(f"PRAGMA synchronous={'FULL' if options.get(_DURABLE) else 'NORMAL'}")
+        driver.execute("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -56,6 +74,26 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
 
 
+class _WriterQueue:
+    """One writer at a time across threads and processes, woken in turn without polling."""
+
+    def __init__(self, database_path: str) -> None:
+        self._thread_lock = threading.Lock()
+        self._fd = os.open(database_path + ".writer", os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._thread_lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class Database:
     """The engine plus the two kinds of transaction the store uses."""
 
@@ -63,6 +101,14 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        path = self.engine.url.database if self.is_sqlite else None
+        self._writers = _WriterQueue(os.path.abspath(path)) if path and path != ":memory:" else None
+
+    @property
+    def reads_inline(self) -> bool:
+        """Reads cost less than a hop to a worker thread and never wait for writers (SQLite in WAL
+        mode): callers may run them on the event loop."""
+        return self.is_sqlite
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -70,14 +116,20 @@ class Database:
             yield conn
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        with self._transaction(write=True) as conn:
+    def write(self, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction; durable=False for progress a client can redo (see above)."""
+        if self._writers is None:
+            with self._transaction(write=True, durable=durable) as conn:
+                yield conn
+            return
+        with self._writers.turn(), self._transaction(write=True, durable=durable) as conn:
             yield conn
 
     @contextmanager
-    def _transaction(self, write: bool) -> Iterator[Connection]:
+    def _transaction(self, write: bool, durable: bool = True) -> Iterator[Connection]:
         try:
-            with self.engine.connect().execution_options(**{_WRITE: write}) as conn, conn.begin():
+            options = {_WRITE: write, _DURABLE: durable}
+            with self.engine.connect().execution_options(**options) as conn, conn.begin():
                 yield conn
         except (OperationalError, InterfaceError) as exc:
             # Unreachable or restarted database, lost connection, deadlock victim, busy SQLite:
@@ -86,3 +138,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._writers is not None:
+            self._writers.close()

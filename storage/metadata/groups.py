@@ -23,7 +23,7 @@ def remove(conn: Connection, group_id: int) -> None:
 
 
 def add_member(conn: Connection, group_id: int, principal_id: int) -> None:
-    conn.execute(insert_ignore(conn, group_members, {"group_id": group_id, "principal_id": principal_id}))
+    insert_ignore(conn, group_members, {"group_id": group_id, "principal_id": principal_id})
 
 
 def remove_member(conn: Connection, group_id: int, principal_id: int) -> bool:

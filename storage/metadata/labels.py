@@ -17,7 +17,7 @@ def get(conn: Connection, repository_id: int) -> dict[str, str]:
 
 def put(conn: Connection, repository_id: int, labels: dict[str, str]) -> None:
     for key, value in labels.items():
-        conn.execute(upsert(conn, repository_labels, {"repository_id": repository_id, "key": key, "value": value}))
+        upsert(conn, repository_labels, {"repository_id": repository_id, "key": key, "value": value})
 
 
 def remove(conn: Connection, repository_id: int, keys: list[str]) -> None:

@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 def acquire(conn: Connection, name: str, holder: str, seconds: float) -> bool:
     now = time.time()
-    conn.execute(insert_ignore(conn, locks, {"name": name, "holder": holder, "expires": now + seconds}))
+    insert_ignore(conn, locks, {"name": name, "holder": holder, "expires": now + seconds})
     free = or_(locks.c.holder == holder, locks.c.expires < now)
     conn.execute(update(locks).where(locks.c.name == name, free).values(holder=holder, expires=now + seconds))
     return conn.execute(select(locks.c.holder).where(locks.c.name == name)).scalar() == holder

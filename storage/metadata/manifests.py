@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from ..manifest_format import ParsedManifest
 from .schema import manifest_bodies, manifest_references, manifests, repositories
@@ -33,18 +33,22 @@ def _row(record: Any) -> ManifestRow:
     )
 
 
+# Built once: building a statement costs more than SQLite running it.
+_FIND = (
+    select(manifests)
+    .join(repositories, repositories.c.id == manifests.c.repository_id)
+    .where(repositories.c.name == bindparam("repository"), manifests.c.digest == bindparam("digest"))
+)
+_BODY = select(manifest_bodies.c.body).where(manifest_bodies.c.digest == bindparam("digest"))
+
+
 def find(conn: Connection, repository: str, digest: str) -> ManifestRow | None:
-    query = (
-        select(manifests)
-        .join(repositories, repositories.c.id == manifests.c.repository_id)
-        .where(repositories.c.name == repository, manifests.c.digest == digest)
-    )
-    record = conn.execute(query).first()
+    record = conn.execute(_FIND, {"repository": repository, "digest": digest}).first()
     return _row(record) if record is not None else None
 
 
 def body(conn: Connection, digest: str) -> bytes | None:
-    return conn.execute(select(manifest_bodies.c.body).where(manifest_bodies.c.digest == digest)).scalar()
+    return conn.execute(_BODY, {"digest": digest}).scalar()
 
 
 def present(conn: Connection, repository_id: int, digests: list[str]) -> set[str]:
@@ -58,7 +62,7 @@ def present(conn: Connection, repository_id: int, digests: list[str]) -> set[str
 
 def store(conn: Connection, repository_id: int, digest: str, raw: bytes, parsed: ParsedManifest) -> bool:
     """Record the manifest in the repository; False when it was already there."""
-    conn.execute(insert_ignore(conn, manifest_bodies, {"digest": digest, "media_type": parsed.media_type, "body": raw}))
+    insert_ignore(conn, manifest_bodies, {"digest": digest, "media_type": parsed.media_type, "body": raw})
     row = {
         "repository_id": repository_id,
         "digest": digest,
@@ -70,12 +74,14 @@ def store(conn: Connection, repository_id: int, digest: str, raw: bytes, parsed:
         "annotations": json.dumps(parsed.annotations) if parsed.annotations else None,
         "pushed_at": time.time(),
     }
-    if conn.execute(insert_ignore(conn, manifests, row)).rowcount == 0:
+    if insert_ignore(conn, manifests, row).rowcount == 0:
         return False
     refs = [(d.digest, "blob") for d in parsed.blobs] + [(d.digest, "manifest") for d in parsed.children]
-    for child, kind in set(refs):
-        values = {"repository_id": repository_id, "digest": digest, "child": child, "kind": kind}
-        conn.execute(insert_ignore(conn, manifest_references, values))
+    values = [
+        {"repository_id": repository_id, "digest": digest, "child": child, "kind": kind} for child, kind in set(refs)
+    ]
+    if values:
+        insert_ignore(conn, manifest_references, values)
     return True
 
 

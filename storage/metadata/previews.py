@@ -29,7 +29,7 @@ def save(conn: Connection, repository_id: int, policy: str, status: str, results
         "results": json.dumps(results),
         "created_at": time.time(),
     }
-    conn.execute(upsert(conn, lifecycle_previews, values))
+    upsert(conn, lifecycle_previews, values)
 
 
 def load(conn: Connection, repository_id: int) -> PreviewRow | None:

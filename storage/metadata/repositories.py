@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from ..errors import NameUnknown
 from .schema import repositories
@@ -16,6 +16,16 @@ from .upsert import insert_ignore
 
 MUTABILITIES = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
 DEFAULT_ENCRYPTION = {"encryptionType": "AES256"}
+
+# Built once: building a statement costs more than SQLite running it.
+_FIND = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
+_FIND_LOCKED = _FIND.with_for_update()
+_NAMES = (
+    select(repositories.c.name)
+    .where(repositories.c.name > bindparam("after"))
+    .order_by(repositories.c.name)
+    .limit(bindparam("limit"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +82,7 @@ def settings_columns(settings: Settings) -> dict[str, Any]:
 def find(conn: Connection, name: str, lock: bool = False) -> int | None:
     """The repository's id. lock=True holds its row until the transaction ends: the writers of
     a repository's manifests and tags queue on it, whatever process or machine they run in."""
-    query = select(repositories.c.id).where(repositories.c.name == name)
-    return conn.execute(query.with_for_update() if lock else query).scalar()
+    return conn.execute(_FIND_LOCKED if lock else _FIND, {"name": name}).scalar()
 
 
 def unknown(name: str) -> NameUnknown:
@@ -103,7 +112,7 @@ def create(conn: Connection, name: str, settings: Settings) -> int | None:
     """The new repository's id; None when it exists, also when another transaction (of any
     replica) has just created it: ON CONFLICT, never a unique-key error."""
     values = {"name": name, "created_at": time.time(), **settings_columns(settings)}
-    if conn.execute(insert_ignore(conn, repositories, values)).rowcount == 0:
+    if insert_ignore(conn, repositories, values).rowcount == 0:
         return None
     return find(conn, name)
 
@@ -132,8 +141,7 @@ def remove(conn: Connection, repository_id: int) -> None:
 
 
 def names(conn: Connection, after: str, limit: int) -> list[str]:
-    query = select(repositories.c.name).where(repositories.c.name > after)
-    return list(conn.execute(query.order_by(repositories.c.name).limit(limit)).scalars())
+    return list(conn.execute(_NAMES, {"after": after, "limit": limit}).scalars())
 
 
 def rows(conn: Connection, after: str, limit: int, only: list[str] | None = None) -> list[RepositoryRow]:

@@ -4,30 +4,45 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from .schema import repositories, tag_history, tags
 from .upsert import insert_ignore
 
+# Built once: building a statement costs more than SQLite running it.
+_RESOLVE = (
+    select(tags.c.digest)
+    .join(repositories, repositories.c.id == tags.c.repository_id)
+    .where(repositories.c.name == bindparam("repository"), tags.c.name == bindparam("tag"))
+)
+_PAGE = (
+    select(tags.c.name)
+    .where(tags.c.repository_id == bindparam("repository_id"), tags.c.name > bindparam("after"))
+    .order_by(tags.c.name)
+    .limit(bindparam("limit"))
+)
+
 
 def resolve(conn: Connection, repository: str, tag: str) -> str | None:
-    query = (
-        select(tags.c.digest)
-        .join(repositories, repositories.c.id == tags.c.repository_id)
-        .where(repositories.c.name == repository, tags.c.name == tag)
-    )
-    return conn.execute(query).scalar()
+    return conn.execute(_RESOLVE, {"repository": repository, "tag": tag}).scalar()
+
+
+_CURRENT = select(tags.c.digest).where(
+    tags.c.repository_id == bindparam("repository_id"), tags.c.name == bindparam("tag")
+)
+_CURRENT_LOCKED = _CURRENT.with_for_update()
+_INSERT_HISTORY = insert(tag_history)
 
 
 def current(conn: Connection, repository_id: int, tag: str, lock: bool = True) -> str | None:
     """The digest the tag points to; `lock` holds the row until the write transaction ends."""
-    query = select(tags.c.digest).where(tags.c.repository_id == repository_id, tags.c.name == tag)
-    return conn.execute(query.with_for_update() if lock else query).scalar()
+    statement = _CURRENT_LOCKED if lock else _CURRENT
+    return conn.execute(statement, {"repository_id": repository_id, "tag": tag}).scalar()
 
 
 def _history(conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None) -> None:
     row = {"repository_id": repository_id, "tag": tag, "digest": digest, "previous": previous, "at": time.time()}
-    conn.execute(insert(tag_history).values(**row))
+    conn.execute(_INSERT_HISTORY, row)
 
 
 def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | None:
@@ -36,7 +51,7 @@ def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | No
     now = time.time()
     if previous is None:
         row = {"repository_id": repository_id, "name": tag, "digest": digest, "updated_at": now}
-        if conn.execute(insert_ignore(conn, tags, row)).rowcount == 1:
+        if insert_ignore(conn, tags, row).rowcount == 1:
             _history(conn, repository_id, tag, digest, None)
             return None
         previous = current(conn, repository_id, tag)  # created meanwhile by a transaction that committed
@@ -64,5 +79,4 @@ def pointing_to(conn: Connection, repository_id: int, digest: str) -> list[str]:
 
 
 def page(conn: Connection, repository_id: int, after: str, limit: int) -> list[str]:
-    query = select(tags.c.name).where(tags.c.repository_id == repository_id, tags.c.name > after)
-    return list(conn.execute(query.order_by(tags.c.name).limit(limit)).scalars())
+    return list(conn.execute(_PAGE, {"repository_id": repository_id, "after": after, "limit": limit}).scalars())

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 
 from .schema import uploads
 
@@ -40,33 +40,53 @@ def _row(record: Any) -> UploadRow:
     )
 
 
-def create(conn: Connection, upload_id: str, repository: str, algorithm: str, driver_state: dict[str, Any]) -> None:
-    now = time.time()
-    conn.execute(
-        insert(uploads).values(
-            id=upload_id,
-            repository=repository,
-            offset=0,
-            algorithm=algorithm,
-            hash_state=None,
-            driver_state=json.dumps(driver_state),
-            created_at=now,
-            updated_at=now,
-        )
+# Every push runs these: built once, since building a statement costs more than running it.
+_CREATE = insert(uploads)
+_GET = select(uploads).where(uploads.c.id == bindparam("upload_id"))
+_GET_LOCKED = _GET.with_for_update()
+_LEASE_FREE = or_(
+    uploads.c.lease_token.is_(None),
+    uploads.c.lease_expires < bindparam("now"),
+    uploads.c.lease_token == bindparam("token"),
+)
+_TAKE_LEASE = (
+    update(uploads)
+    .where(uploads.c.id == bindparam("upload_id"), _LEASE_FREE)
+    .values(lease_token=bindparam("token"), lease_expires=bindparam("expires"))
+)
+_CHECKPOINT = (
+    update(uploads)
+    .where(uploads.c.id == bindparam("upload_id"), uploads.c.lease_token == bindparam("token"))
+    .values(
+        offset=bindparam("new_offset"),
+        hash_state=bindparam("new_hash_state"),
+        driver_state=bindparam("new_driver_state"),
+        updated_at=bindparam("now"),
+        lease_token=bindparam("new_token"),
+        lease_expires=bindparam("expires"),
     )
+)
+_REMOVE = delete(uploads).where(uploads.c.id == bindparam("upload_id"))
+
+
+def create(
+    conn: Connection, upload_id: str, repository: str, algorithm: str, driver_state: dict[str, Any]
+) -> UploadRow:
+    now = time.time()
+    row = {"id": upload_id, "repository": repository, "offset": 0, "algorithm": algorithm, "hash_state": None}
+    conn.execute(_CREATE, {**row, "driver_state": json.dumps(driver_state), "created_at": now, "updated_at": now})
+    return UploadRow(upload_id, repository, 0, algorithm, None, driver_state, now, None, None)
 
 
 def get(conn: Connection, upload_id: str, lock: bool = False) -> UploadRow | None:
-    query = select(uploads).where(uploads.c.id == upload_id)
-    record = conn.execute(query.with_for_update() if lock else query).first()
+    record = conn.execute(_GET_LOCKED if lock else _GET, {"upload_id": upload_id}).first()
     return _row(record) if record is not None else None
 
 
 def take_lease(conn: Connection, upload_id: str, token: str, seconds: float) -> bool:
     now = time.time()
-    free = or_(uploads.c.lease_token.is_(None), uploads.c.lease_expires < now, uploads.c.lease_token == token)
-    query = update(uploads).where(and_(uploads.c.id == upload_id, free))
-    return conn.execute(query.values(lease_token=token, lease_expires=now + seconds)).rowcount == 1
+    params = {"upload_id": upload_id, "now": now, "token": token, "expires": now + seconds}
+    return conn.execute(_TAKE_LEASE, params).rowcount == 1
 
 
 def checkpoint(
@@ -80,20 +100,21 @@ def checkpoint(
 ) -> bool:
     """Record progress under our lease; lease_seconds None releases the lease. False: lost it."""
     now = time.time()
-    values: dict[str, Any] = {
-        "offset": offset,
-        "hash_state": hash_state,
-        "driver_state": json.dumps(driver_state),
-        "updated_at": now,
-        "lease_token": token if lease_seconds is not None else None,
-        "lease_expires": now + lease_seconds if lease_seconds is not None else None,
+    params: dict[str, Any] = {
+        "upload_id": upload_id,
+        "token": token,
+        "new_offset": offset,
+        "new_hash_state": hash_state,
+        "new_driver_state": json.dumps(driver_state),
+        "now": now,
+        "new_token": token if lease_seconds is not None else None,
+        "expires": now + lease_seconds if lease_seconds is not None else None,
     }
-    query = update(uploads).where(uploads.c.id == upload_id, uploads.c.lease_token == token)
-    return conn.execute(query.values(**values)).rowcount == 1
+    return conn.execute(_CHECKPOINT, params).rowcount == 1
 
 
 def remove(conn: Connection, upload_id: str) -> bool:
-    return conn.execute(delete(uploads).where(uploads.c.id == upload_id)).rowcount == 1
+    return conn.execute(_REMOVE, {"upload_id": upload_id}).rowcount == 1
 
 
 def stale(conn: Connection, older_than: float, limit: int = 100) -> list[UploadRow]:

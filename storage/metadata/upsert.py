@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, CursorResult, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 
-def _insert(conn: Connection, table: Table, values: dict[str, Any]) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).values(**values)
+def _module(dialect: str) -> Any:
+    return postgresql if dialect == "postgresql" else sqlite
 
 
-def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING; the rowcount tells whether the row was inserted (1)
-    or already there (0)."""
-    result: Insert = _insert(conn, table, values).on_conflict_do_nothing()
+@functools.cache
+def _ignoring(dialect: str, table: Table) -> Insert:
+    # Built once per table: building a statement costs more than running it, and pushes run many.
+    statement: Insert = _module(dialect).insert(table).on_conflict_do_nothing()
     # Without it, SQLAlchemy does not keep an INSERT's rowcount on psycopg (it reads -1).
-    return result.execution_options(preserve_rowcount=True)
+    return statement.execution_options(preserve_rowcount=True)
 
 
-def upsert(conn: Connection, table: Table, values: dict[str, Any]) -> Insert:
-    """INSERT ... ON CONFLICT (primary key) DO UPDATE the other columns."""
+@functools.cache
+def _updating(dialect: str, table: Table, columns: tuple[str, ...]) -> Insert:
     keys = [column.name for column in table.primary_key.columns]
-    changes = {name: value for name, value in values.items() if name not in keys}
-    result: Insert = _insert(conn, table, values).on_conflict_do_update(index_elements=keys, set_=changes)
-    return result
+    insert = _module(dialect).insert(table)
+    changes = {name: insert.excluded[name] for name in columns if name not in keys}
+    statement: Insert = insert.on_conflict_do_update(index_elements=keys, set_=changes)
+    return statement
+
+
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any] | list[dict[str, Any]]) -> CursorResult[Any]:
+    """Insert the row (or rows), skipping any already there; for one row, the rowcount tells
+    whether it was inserted (1) or already there (0)."""
+    return conn.execute(_ignoring(conn.dialect.name, table), values)
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, Any]) -> CursorResult[Any]:
+    """Insert the row, or update its other columns when its primary key is already there."""
+    return conn.execute(_updating(conn.dialect.name, table, tuple(sorted(values))), values)

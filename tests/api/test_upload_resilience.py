@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -142,6 +143,24 @@ def test_two_workers_share_uploads_and_manifests(start_server: Callable[..., Ser
     assert 'cais_http_requests_total{method="PATCH",route="append",status="202"} 40.0' in metrics
     served_by = {entry["pid"] for entry in _log_entries(server) if entry.get("route") == "append"}
     assert len(served_by) == 2, "both workers should have taken part"
+
+
+def test_workers_share_the_connections_of_one_client(start_server: Callable[..., ServerProcess]) -> None:
+    """Each worker listens on its own SO_REUSEPORT socket: the kernel spreads the keep-alive
+    connections of a burst over both, instead of one worker accepting them all."""
+    server = start_server(args=["--workers", "2"])
+    connections = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(24)]
+    for conn in connections:
+        conn.sendall(b"GET /v2/ HTTP/1.1\r\nHost: cais\r\n\r\n")
+    for conn in connections:
+        assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        conn.close()
+
+    def served_by() -> set[object]:
+        return {entry["pid"] for entry in _log_entries(server) if entry.get("route") == "version_check"}
+
+    wait_for(lambda: len([e for e in _log_entries(server) if e.get("route") == "version_check"]) == 24)
+    assert len(served_by()) == 2
 
 
 def test_abandoned_uploads_expire(start_server: Callable[..., ServerProcess]) -> None:

@@ -13,7 +13,14 @@ import pytest
 from storage.blobstore import BlobStore
 from storage.digest import Digest
 from storage.drivers.base import Driver
-from storage.errors import BlobUnknown, DigestMismatch, UploadBusy, UploadOutOfOrder, UploadUnknown
+from storage.errors import (
+    BlobUnknown,
+    DigestMismatch,
+    UploadBusy,
+    UploadOutOfOrder,
+    UploadSizeInvalid,
+    UploadUnknown,
+)
 from storage.metadata import schema
 from storage.metadata import uploads as upload_rows
 from storage.metadata.engine import Database
@@ -179,3 +186,15 @@ def test_mount_requires_the_source_to_hold_the_blob(db: Database, driver: Driver
     assert uploads.mount("dst", digest(data), "src") == len(data)
     with pytest.raises(BlobUnknown):
         uploads.mount("dst", digest(b"absent"), "src")
+
+
+def test_a_small_body_shorter_than_declared_writes_nothing(db: Database, driver: Driver) -> None:
+    """A body that fits in one block is held whole before anything is written: one that ends
+    early leaves the session as it was."""
+    uploads = Uploads(db, driver)
+    row = uploads.begin("repo")
+    with pytest.raises(UploadSizeInvalid):
+        asyncio.run(uploads.complete("repo", row.id, digest(b"abcdef"), chunks(b"abc"), None, 6))
+    assert uploads.status("repo", row.id).offset == 0
+    size = asyncio.run(uploads.complete("repo", row.id, digest(b"abcdef"), chunks(b"abc", b"def"), 0, 6))
+    assert size == 6

@@ -51,19 +51,32 @@ class ServerProcess:
         env = {**os.environ, **self.env}
         command = [*CAIS, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir), *self.args]
         with open(self.log_path, "ab") as log:
+            log_start = log.tell()
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"cais serve exited with {self.proc.returncode}: {self.log()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
+            if self._healthy() and self._workers_started(log_start) >= self._workers():
+                return self
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"cais serve did not become healthy: {self.log()[-3000:]}")
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _workers(self) -> int:
+        """How many worker processes were asked for: tests that spread load need all of them up."""
+        return int(self.args[self.args.index("--workers") + 1]) if "--workers" in self.args else 1
+
+    def _workers_started(self, log_start: int) -> int:
+        with open(self.log_path, "rb") as log:
+            log.seek(log_start)
+            return log.read().count(b"Application startup complete")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -8,7 +8,7 @@ from storage.accounts import AccountStore
 from storage.blobstore import BlobStore
 from storage.drivers import open_driver
 from storage.drivers.base import Driver
-from storage.drivers.s3 import S3Options
+from storage.drivers.s3_options import S3Options
 from storage.gc import Collector
 from storage.images import ImageStore
 from storage.lifecycle.runner import Lifecycle

@@ -4,18 +4,21 @@ the clients that talk to us know them."""
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import botocore.session
-from botocore.model import OperationModel, ServiceModel
+if TYPE_CHECKING:
+    from botocore.model import OperationModel, ServiceModel
+
+# The model's targetPrefix (a test checks they agree): known without loading the model, which
+# only the first ECR call does, so that a registry nobody calls through ECR never imports botocore.
+TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921"
 
 
 @functools.lru_cache(maxsize=1)
 def service() -> ServiceModel:
+    import botocore.session
+
     return botocore.session.get_session().get_service_model("ecr")
-
-
-def target_prefix() -> str:
-    return str(service().metadata["targetPrefix"])
 
 
 def operation(name: str) -> OperationModel | None:

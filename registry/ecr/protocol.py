@@ -40,7 +40,7 @@ def routes(services: Services) -> list[Route]:
     handlers: dict[str, Handler] = {}
     for module in (repositories, registry_ops, images, layers, lifecycle):
         handlers |= module.operations(context)
-    prefix = model.target_prefix()
+    prefix = model.TARGET_PREFIX
 
     # The /v2 guard leaves this route alone: every call is authenticated by its SigV4 signature (access.py).
     @services.guard.requires(Need.PUBLIC)

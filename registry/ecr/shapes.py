@@ -13,9 +13,10 @@ import base64
 import binascii
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
+if TYPE_CHECKING:
+    from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
 from .errors import AwsError, Fault
 
@@ -90,12 +91,15 @@ def _check_limits(shape: Shape, value: Any, path: str) -> None:
 def _walk(shape: Shape, value: Any, path: str) -> Any:
     value = _check_type(shape, value, path)
     _check_limits(shape, value, path)
-    if isinstance(shape, StructureShape):
-        return _walk_structure(shape, value, path)
-    if isinstance(shape, ListShape):
-        return [_walk(shape.member, item, f"{path}.{i + 1}.member") for i, item in enumerate(value)]
-    if isinstance(shape, MapShape):
-        return {_walk(shape.key, k, f"{path}.key"): _walk(shape.value, v, f"{path}.{k}") for k, v in value.items()}
+    # By type name rather than class: botocore is imported only when the first ECR call arrives.
+    if shape.type_name == "structure":
+        return _walk_structure(cast("StructureShape", shape), value, path)
+    if shape.type_name == "list":
+        member = cast("ListShape", shape).member
+        return [_walk(member, item, f"{path}.{i + 1}.member") for i, item in enumerate(value)]
+    if shape.type_name == "map":
+        mapping = cast("MapShape", shape)
+        return {_walk(mapping.key, k, f"{path}.key"): _walk(mapping.value, v, f"{path}.{k}") for k, v in value.items()}
     return value
 
 

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -33,6 +32,7 @@ from urllib3.exceptions import HTTPError
 
 from .. import keys
 from .base import NotFound, Stat, StorageUnavailable, UploadState
+from .s3_options import S3Options
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,23 +45,6 @@ READ_BLOCK = 1 << 20
 COPY_THREADS = 8
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 OPEN_MARKER = "open"
-
-
-@dataclass(frozen=True)
-class S3Options:
-    bucket: str
-    prefix: str = ""
-    region: str | None = None
-    endpoint_url: str | None = None
-    path_style: bool = False
-    access_key: str | None = None
-    secret_key: str | None = field(default=None, repr=False)
-    sse: str | None = None  # "AES256" or "aws:kms"
-    sse_kms_key_id: str | None = None
-    storage_class: str | None = None
-    redirect: bool = True
-    max_attempts: int = 5
-    timeout_seconds: float = 60.0
 
 
 def segment_size(held: int) -> int:

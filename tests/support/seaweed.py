@@ -19,7 +19,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storage.drivers.s3 import S3Driver, S3Options
+from storage.drivers.s3 import S3Driver
+from storage.drivers.s3_options import S3Options
 
 from .server import free_port
 

@@ -2,11 +2,18 @@
 
 SQLite runs in WAL mode so that readers never wait for the writer; write transactions begin
 with ``BEGIN IMMEDIATE`` so that two writers queue on the lock instead of failing when one
-upgrades a read lock. Synchronous=FULL: an acknowledged push survives a power cut. Writes
-that only record progress a client can redo (upload sessions, leases, checkpoints) are written
-with synchronous=NORMAL: no fsync of their own; the next durable commit makes them durable too
-(the WAL is written in order), and a power cut merely takes an upload back to an earlier
-checkpoint.
+upgrades a read lock.
+
+Durability by group commit: transactions commit with synchronous=NORMAL (the WAL is written,
+not synced), and a durable one then waits, after giving the write lock to the next writer, for
+an fsync of the WAL that started after its commit. The WAL is written in order, so one fsync
+makes every transaction committed before it durable: the waiters of a process share one, the
+fsync of one writer overlaps the work of the next, and an acknowledged push still survives a
+power cut. Other transactions may see a durable one's rows a moment before the fsync: anything
+they commit comes later in the WAL, so a power cut never keeps their work and loses its basis.
+Writes that only record progress a client can redo (upload sessions, leases, checkpoints) do not
+wait: the next durable commit makes them durable too, and a power cut merely takes an upload
+back to an earlier checkpoint.
 
 SQLite's own wait for the write lock polls with growing sleeps (up to 100 ms), so under many
 concurrent pushes writers sleep while the lock is free. Writers therefore queue first on a
@@ -35,7 +42,6 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from ..drivers.base import StorageUnavailable
 
 _WRITE = "cais_write"
-_DURABLE = "cais_durable"
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -44,7 +50,7 @@ def _sqlite_setup(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable commits sync the WAL themselves: _WalSync
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -53,12 +59,7 @@ def _sqlite_setup(engine: Engine) -> None:
     def on_begin(conn: Connection) -> None:
         # Straight to the driver: a statement through SQLAlchemy costs more than the read it opens.
         driver: Any = conn.connection.driver_connection
-        options = conn.get_execution_options()
-        if not options.get(_WRITE):
-            driver.execute("BEGIN DEFERRED")
-            return
-        driver.execute(f"PRAGMA synchronous={'FULL' if options.get(_DURABLE) else 'NORMAL'}")
-        driver.execute("BEGIN IMMEDIATE")
+        driver.execute("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN DEFERRED")
 
 
 def make_engine(url: str) -> Engine:
@@ -94,6 +95,46 @@ class _WriterQueue:
         os.close(self._fd)
 
 
+class _WalSync:
+    """The fsyncs of group commit (see above). Commits are numbered as they complete; an fsync
+    that starts once commit n is counted covers it, so a waiter whose commit an fsync in flight
+    did not cover waits for it to end, then runs one fsync for every commit counted so far."""
+
+    def __init__(self, database_path: str) -> None:
+        self._path = database_path + "-wal"
+        self._counting = threading.Lock()
+        self._syncing = threading.Lock()
+        self._committed = 0
+        self._synced = 0
+
+    def committed(self) -> int:
+        """Count a commit whose WAL frames are written; returns its number."""
+        with self._counting:
+            self._committed += 1
+            return self._committed
+
+    def wait(self, commit: int) -> None:
+        """Return once commit number `commit` is on disk."""
+        with self._syncing:
+            if self._synced >= commit:
+                return
+            covered = self._committed
+            self._fsync()
+            self._synced = covered
+
+    def _fsync(self) -> None:
+        try:
+            fd = os.open(self._path, os.O_RDONLY)
+        except FileNotFoundError:
+            return  # the last connection closed: it checkpointed the WAL into the database, synced
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise StorageUnavailable(f"metadata database: fsync of the WAL failed: {exc!r}") from exc
+        finally:
+            os.close(fd)
+
+
 class Database:
     """The engine plus the two kinds of transaction the store uses."""
 
@@ -102,7 +143,9 @@ class Database:
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         path = self.engine.url.database if self.is_sqlite else None
-        self._writers = _WriterQueue(os.path.abspath(path)) if path and path != ":memory:" else None
+        on_disk = os.path.abspath(path) if path and path != ":memory:" else None
+        self._writers = _WriterQueue(on_disk) if on_disk else None
+        self._wal = _WalSync(on_disk) if on_disk else None
 
     @property
     def reads_inline(self) -> bool:
@@ -118,18 +161,21 @@ class Database:
     @contextmanager
     def write(self, durable: bool = True) -> Iterator[Connection]:
         """A write transaction; durable=False for progress a client can redo (see above)."""
-        if self._writers is None:
-            with self._transaction(write=True, durable=durable) as conn:
+        if self._writers is None or self._wal is None:
+            with self._transaction(write=True) as conn:
                 yield conn
             return
-        with self._writers.turn(), self._transaction(write=True, durable=durable) as conn:
-            yield conn
+        with self._writers.turn():
+            with self._transaction(write=True) as conn:
+                yield conn
+            commit = self._wal.committed()
+        if durable:
+            self._wal.wait(commit)
 
     @contextmanager
-    def _transaction(self, write: bool, durable: bool = True) -> Iterator[Connection]:
+    def _transaction(self, write: bool) -> Iterator[Connection]:
         try:
-            options = {_WRITE: write, _DURABLE: durable}
-            with self.engine.connect().execution_options(**options) as conn, conn.begin():
+            with self.engine.connect().execution_options(**{_WRITE: write}) as conn, conn.begin():
                 yield conn
         except (OperationalError, InterfaceError) as exc:
             # Unreachable or restarted database, lost connection, deadlock victim, busy SQLite:

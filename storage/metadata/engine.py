@@ -67,7 +67,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=16)
+        # Writers hold a connection while they queue for the write lock: enough for every worker
+        # thread (anyio runs 40) and the event loop, so that none waits for the pool instead.
+        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=40)
         _sqlite_setup(engine)
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
@@ -165,17 +167,25 @@ class Database:
             with self._transaction(write=True) as conn:
                 yield conn
             return
-        with self._writers.turn():
-            with self._transaction(write=True) as conn:
-                yield conn
-            commit = self._wal.committed()
+        # The connection is taken from the pool and given back outside the write lock: only
+        # the transaction itself holds up the other writers.
+        with self._connection(write=True) as conn:
+            with self._writers.turn():
+                with conn.begin():
+                    yield conn
+                commit = self._wal.committed()
         if durable:
             self._wal.wait(commit)
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Connection]:
+        with self._connection(write) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _connection(self, write: bool) -> Iterator[Connection]:
         try:
-            with self.engine.connect().execution_options(**{_WRITE: write}) as conn, conn.begin():
+            with self.engine.connect().execution_options(**{_WRITE: write}) as conn:
                 yield conn
         except (OperationalError, InterfaceError) as exc:
             # Unreachable or restarted database, lost connection, deadlock victim, busy SQLite:

@@ -169,11 +169,10 @@ class Database:
             return
         # The connection is taken from the pool and given back outside the write lock: only
         # the transaction itself holds up the other writers.
-        with self._connection(write=True) as conn:
-            with self._writers.turn():
-                with conn.begin():
-                    yield conn
-                commit = self._wal.committed()
+        with self._connection(write=True) as conn, self._writers.turn():
+            with conn.begin():
+                yield conn
+            commit = self._wal.committed()
         if durable:
             self._wal.wait(commit)
 

@@ -122,7 +122,8 @@ class ManifestStore:
             raise DigestMismatch(f"manifest digest is {digest}, not {reference}", {"digest": str(digest)})
         parsed = manifest_format.parse(raw, content_type)
         all_tags = sorted(set(tags + ([reference] if isinstance(reference, str) else [])))
-        with self.db.write() as conn:
+
+        def store(conn: Connection) -> bool:
             repository_id = repositories.for_push(conn, repository, self.create_on_push, lock=True)
             self._check_references(conn, repository_id, parsed)
             current = {tag: tag_rows.current(conn, repository_id, tag) for tag in all_tags}
@@ -133,6 +134,9 @@ class ManifestStore:
             if require_change and not changed:
                 raise ImageAlreadyExists(f"image {digest} with tags {all_tags} is already in {repository}")
             events.enqueue(conn, "manifest.pushed", repository, _push_payload(digest, raw, parsed, moved))
+            return changed
+
+        changed = self.db.write_shared(store)
         self.cache.put(str(digest), raw)
         return PutResult(digest, parsed.subject.digest if parsed.subject else None, changed)
 

@@ -190,8 +190,7 @@ class Uploads:
                     raise NameUnknown(f"repository {repository} does not exist", {"name": repository})
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_begin(upload_id)
-        with self.db.write(durable=False) as conn:
-            return rows.create(conn, upload_id, repository, "sha256", state)
+        return self.db.write_shared(lambda conn: rows.create(conn, upload_id, repository, "sha256", state), False)
 
     def status(self, repository: str, upload_id: str) -> UploadRow:
         with self.db.read() as conn:
@@ -375,7 +374,8 @@ class Uploads:
         published = self._stored_size(key) != size
         if published:
             publish(key)
-        with self.db.write() as conn:
+
+        def record(conn: Connection) -> None:
             end_session(conn)
             repository_id = repositories.for_push(conn, repository, self.create_on_push)
             # The garbage collector deletes a blob's bytes only while holding this row's lock, so
@@ -388,6 +388,8 @@ class Uploads:
             if not recorded:
                 blob_rows.record(conn, str(digest), size)
             blob_rows.link(conn, repository_id, str(digest))
+
+        self.db.write_shared(record)
 
     def _drop(self, state: UploadState) -> None:
         """Drop the bytes of an upload whose blob is recorded: a failure leaves garbage, not an error."""

@@ -31,17 +31,19 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..drivers.base import StorageUnavailable
+from .combining import Combiner, Job
 
 _WRITE = "cais_write"
+T = TypeVar("T")
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -75,6 +77,17 @@ def make_engine(url: str) -> Engine:
     if parsed.drivername in ("postgresql", "postgres"):
         url = str(parsed.set(drivername="postgresql+psycopg"))
     return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+
+
+# Unreachable or restarted database, lost connection, deadlock victim, busy SQLite: the
+# transaction was rolled back and a retry may well succeed.
+_LOST = (OperationalError, InterfaceError)
+
+
+def _unavailable(exc: OperationalError | InterfaceError) -> StorageUnavailable:
+    error = StorageUnavailable(f"metadata database unavailable: {exc.orig!r}"[:500])
+    error.__cause__ = exc
+    return error
 
 
 class _WriterQueue:
@@ -148,6 +161,7 @@ class Database:
         on_disk = os.path.abspath(path) if path and path != ":memory:" else None
         self._writers = _WriterQueue(on_disk) if on_disk else None
         self._wal = _WalSync(on_disk) if on_disk else None
+        self._combiner = Combiner(self._run_batch) if on_disk else None
 
     @property
     def reads_inline(self) -> bool:
@@ -176,6 +190,36 @@ class Database:
         if durable:
             self._wal.wait(commit)
 
+    def write_shared(self, work: Callable[[Connection], T], durable: bool = True) -> T:
+        """`work(conn)` in a write transaction, as `write` runs its block; with SQLite, the work
+        that other threads hand in meanwhile shares the transaction, each in its own savepoint
+        (an exception undoes only its own work): one turn of the write lock and one commit for
+        all of them. `work` may run in another thread and must not hold locks others need."""
+        if self._combiner is None or self._wal is None:
+            with self.write(durable) as conn:
+                return work(conn)
+        job = self._combiner.run(work)
+        if durable and job.error is None:
+            self._wal.wait(job.commit)
+        return job.outcome()
+
+    def _run_batch(self, jobs: list[Job[Any]]) -> None:
+        assert self._writers is not None and self._wal is not None
+        with self._connection(write=True) as conn, self._writers.turn():
+            driver: Any = conn.connection.driver_connection
+            with conn.begin():
+                for job in jobs:
+                    driver.execute("SAVEPOINT job")
+                    try:
+                        job.result = job.work(conn)
+                    except Exception as exc:
+                        driver.execute("ROLLBACK TO job")
+                        job.error = _unavailable(exc) if isinstance(exc, _LOST) else exc
+                    driver.execute("RELEASE job")
+            commit = self._wal.committed()
+        for job in jobs:
+            job.commit = commit
+
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Connection]:
         with self._connection(write) as conn, conn.begin():
@@ -186,10 +230,8 @@ class Database:
         try:
             with self.engine.connect().execution_options(**{_WRITE: write}) as conn:
                 yield conn
-        except (OperationalError, InterfaceError) as exc:
-            # Unreachable or restarted database, lost connection, deadlock victim, busy SQLite:
-            # the transaction was rolled back and a retry may well succeed.
-            raise StorageUnavailable(f"metadata database unavailable: {exc.orig!r}"[:500]) from exc
+        except _LOST as exc:
+            raise _unavailable(exc) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Select
+from sqlalchemy import Connection, Select
 
 from storage.metadata import migrate, repositories, tags
 from storage.metadata.engine import Database
@@ -145,3 +145,45 @@ def test_tag_and_catalog_pages_are_index_range_scans(db: Database) -> None:
         plan = _plan(db, statement, params)
         assert plan.startswith("SEARCH") and ("INDEX" in plan or "PRIMARY KEY" in plan), plan
         assert "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
+
+
+def test_shared_writes_undo_only_the_work_that_failed(db: Database, fsyncs: _Fsyncs) -> None:
+    """Work handed in while a write runs shares the next transaction, each in a savepoint: the
+    work that raises is undone, the rest commits, with one fsync for the durable ones."""
+    started, release = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def blocking(conn: Connection) -> None:
+        repositories.for_push(conn, "first", create_on_push=True)
+        started.set()
+        assert release.wait(60)
+
+    def create_then(name: str, fail: bool) -> None:
+        def work(conn: Connection) -> str:
+            repositories.for_push(conn, name, create_on_push=True)
+            if fail:
+                raise RuntimeError(name)
+            return name
+
+        try:
+            outcomes[name] = db.write_shared(work)
+        except RuntimeError as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=db.write_shared, args=(blocking,))]
+    threads += [threading.Thread(target=create_then, args=(name, name == "b")) for name in ("a", "b", "c")]
+    try:
+        threads[0].start()
+        assert started.wait(60)
+        for thread in threads[1:]:
+            thread.start()
+        assert db._combiner is not None
+        while len(db._combiner._waiting) < 3:  # handed in, waiting for the running batch
+            time.sleep(0.01)
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(60)
+    assert outcomes["a"] == "a" and outcomes["c"] == "c" and isinstance(outcomes["b"], RuntimeError)
+    assert [_exists(db, name) for name in ("first", "a", "b", "c")] == [True, True, False, True]
+    assert fsyncs.count == 2  # the first transaction, then a, b and c together

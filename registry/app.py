@@ -36,13 +36,19 @@ RESOLVED_CONFIG_ENV = "CAIS_RESOLVED_CONFIG"
 LEASE = 3600.0  # scheduled jobs that outlive this may overlap, which they tolerate
 
 
-def _http_error(request: Request, exc: Exception) -> Response:
+async def _error(request: Request, exc: Exception) -> Response:
+    # Async on purpose: Starlette runs a plain function handler in a worker thread, a thread hop
+    # for every 404 (clients probe blobs with HEAD before pushing them).
+    return error_response(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     problem = Problem.METHOD_NOT_ALLOWED if exc.status_code == 405 else Problem.NOT_FOUND
     return error_response(request, OCIError(problem))
 
 
-def _disconnected(request: Request, exc: Exception) -> Response:
+async def _disconnected(request: Request, exc: Exception) -> Response:
     # Nobody is listening any more; the upload engine already saved what arrived.
     return Response(status_code=400)
 
@@ -95,13 +101,13 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
     )
     _check_guarded(routes)
     handlers = {
-        OCIError: error_response,
-        StoreError: error_response,
-        DigestError: error_response,
-        StorageUnavailable: error_response,
+        OCIError: _error,
+        StoreError: _error,
+        DigestError: _error,
+        StorageUnavailable: _error,
         HTTPException: _http_error,
         ClientDisconnect: _disconnected,
-        Exception: error_response,
+        Exception: _error,
     }
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     return RequestContext(app, log_access=settings.log.access)

@@ -39,10 +39,26 @@ def exposition() -> bytes:
     return generate_latest(DEFAULT_REGISTRY)
 
 
+# The labelled children of each (route, method, status), found once: labels() validates and
+# locks on every call, and every request is observed.
+_children: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter, Counter]] = {}
+
+
 def observe(route: str, method: str, status: int, seconds: float, bytes_in: int, bytes_out: int) -> None:
-    REQUESTS.labels(route, method, str(status)).inc()
-    LATENCY.labels(route, method).observe(seconds)
+    key = (route, method, status)
+    children = _children.get(key)
+    if children is None:
+        children = (
+            REQUESTS.labels(route, method, str(status)),
+            LATENCY.labels(route, method),
+            BYTES_IN.labels(route),
+            BYTES_OUT.labels(route),
+        )
+        _children[key] = children
+    requests, latency, received, sent = children
+    requests.inc()
+    latency.observe(seconds)
     if bytes_in:
-        BYTES_IN.labels(route).inc(bytes_in)
+        received.inc(bytes_in)
     if bytes_out:
-        BYTES_OUT.labels(route).inc(bytes_out)
+        sent.inc(bytes_out)

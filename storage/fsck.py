@@ -1,7 +1,8 @@
 """Comparing the metadata with what the storage backend holds, and repairing on request.
 
 Findings:
-- orphans: blob bytes without a blob row (a crash between an upload's rename and its commit);
+- orphans: blob bytes without a blob row (a crash between publishing an upload's bytes and
+  committing its row, or a push whose session another request took meanwhile);
 - missing: blob rows whose bytes are gone (disk loss, a crash inside a collection);
 - drift: bytes whose size differs from the row's;
 - stale uploads: upload bytes whose session row is gone.

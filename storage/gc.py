@@ -12,8 +12,11 @@ references it, deletes drop references. The collector works in three steps:
    blob reachable (upload completion, mount, manifest PUT) locks the same row in the
    transaction that links or references it, so a concurrent push either commits first (and
    the collector sees its link) or waits and sees the blob gone (and uploads the bytes again,
-   committing them under its own lock). The bytes are never removed after a row that needs
-   them exists.
+   committing them under its own lock). An upload publishes its bytes before it takes the
+   lock, so that other writers need not wait for its disk: under the lock it checks they are
+   still there and, if the collector took them meanwhile, publishes them again from the
+   upload's own bytes, kept until the blob is recorded. The bytes are never removed after a
+   row that needs them exists.
 3. Manifest bodies (shared by digest across repositories) that no repository holds are
    deleted.
 

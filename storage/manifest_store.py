@@ -122,29 +122,39 @@ class ManifestStore:
             raise DigestMismatch(f"manifest digest is {digest}, not {reference}", {"digest": str(digest)})
         parsed = manifest_format.parse(raw, content_type)
         all_tags = sorted(set(tags + ([reference] if isinstance(reference, str) else [])))
-        with self.db.write() as conn:
+
+        def store(conn: Connection) -> bool:
             repository_id = repositories.for_push(conn, repository, self.create_on_push, lock=True)
             self._check_references(conn, repository_id, parsed)
-            self._check_mutability(conn, repository, repository_id, all_tags, str(digest))
+            current = {tag: tag_rows.current(conn, repository_id, tag) for tag in all_tags}
+            self._check_mutability(conn, repository, repository_id, current, str(digest))
             created = manifest_rows.store(conn, repository_id, str(digest), raw, parsed)
-            moved = {tag: tag_rows.put(conn, repository_id, tag, str(digest)) for tag in all_tags}
+            moved = {tag: tag_rows.put(conn, repository_id, tag, str(digest), current[tag]) for tag in all_tags}
             changed = created or any(previous != str(digest) for previous in moved.values())
             if require_change and not changed:
                 raise ImageAlreadyExists(f"image {digest} with tags {all_tags} is already in {repository}")
             events.enqueue(conn, "manifest.pushed", repository, _push_payload(digest, raw, parsed, moved))
+            return changed
+
+        changed = self.db.write_shared(store)
         self.cache.put(str(digest), raw)
         return PutResult(digest, parsed.subject.digest if parsed.subject else None, changed)
 
     @staticmethod
-    def _check_mutability(conn: Connection, repository: str, repository_id: int, tags: list[str], digest: str) -> None:
+    def _check_mutability(
+        conn: Connection, repository: str, repository_id: int, current: dict[str, str | None], digest: str
+    ) -> None:
+        """`current`: where each tag points now (locked). Settings are read only when a tag moves."""
+        moving = {tag: previous for tag, previous in current.items() if previous is not None and previous != digest}
+        if not moving:
+            return
         settings = repositories.settings_of(conn, repository_id)
-        for tag in tags:
-            current = tag_rows.current(conn, repository_id, tag)
-            if current is not None and current != digest and tag_mutability.is_immutable(settings, tag):
+        for tag, previous in moving.items():
+            if tag_mutability.is_immutable(settings, tag):
                 raise TagImmutable(
                     f"tag {tag} already exists in repository {repository} and cannot be overwritten because "
                     f"it is immutable ({settings.tag_mutability}); push the image under a new tag",
-                    {"tag": tag, "digest": current},
+                    {"tag": tag, "digest": previous},
                 )
 
     def _check_references(self, conn: Connection, repository_id: int, parsed: ParsedManifest) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.to_thread
+from sqlalchemy import Connection
 
 from . import keys
 from .digest import Digest
-from .drivers.base import Driver, NotFound
+from .drivers.base import Driver, NotFound, StorageUnavailable, UploadState
 from .errors import (
     BlobUnknown,
     DigestMismatch,
@@ -38,6 +40,8 @@ from .metadata import repositories
 from .metadata import uploads as rows
 from .metadata.engine import Database
 from .metadata.uploads import UploadRow
+
+log = logging.getLogger("cais.storage.uploads")
 
 # Large enough that thread hops and syscalls are rare, small enough that memory stays flat.
 BLOCK = 1 << 20
@@ -164,6 +168,10 @@ class _Session:
         self.writer.close()
 
 
+class _SessionTaken(Exception):
+    """The session a whole blob was to complete is no longer empty and free."""
+
+
 class Uploads:
     def __init__(
         self, db: Database, driver: Driver, policy: UploadPolicy | None = None, create_on_push: bool = True
@@ -182,8 +190,7 @@ class Uploads:
                     raise NameUnknown(f"repository {repository} does not exist", {"name": repository})
         upload_id = str(uuid.uuid4())
         state = self.driver.upload_begin(upload_id)
-        with self.db.write(durable=False) as conn:
-            return rows.create(conn, upload_id, repository, "sha256", state)
+        return self.db.write_shared(lambda conn: rows.create(conn, upload_id, repository, "sha256", state), False)
 
     def status(self, repository: str, upload_id: str) -> UploadRow:
         with self.db.read() as conn:
@@ -303,6 +310,10 @@ class Uploads:
         return await _in_thread(self._publish, session, repository, digest)
 
     def _complete_held(self, repository: str, upload_id: str, digest: Digest, start: int | None, data: bytes) -> int:
+        fresh = self._fresh_session(repository, upload_id) if start in (None, 0) else None
+        if fresh is not None and Digest.of(data, digest.algorithm) == digest:
+            with contextlib.suppress(_SessionTaken):
+                return self._publish_whole(fresh, repository, digest, data)
         session = self._open(repository, upload_id, start)
         try:
             if data:
@@ -312,6 +323,24 @@ class Uploads:
             raise
         return self._publish(session, repository, digest)
 
+    def _fresh_session(self, repository: str, upload_id: str) -> UploadRow | None:
+        with self.db.read() as conn:
+            row = rows.get(conn, upload_id)
+        return row if row is not None and row.repository == repository and rows.is_fresh(row) else None
+
+    def _publish_whole(self, row: UploadRow, repository: str, digest: Digest, data: bytes) -> int:
+        """The whole blob in one request into a session that holds nothing yet (most pushes of
+        small blobs): verified in memory and stored straight under its key, and the session ends
+        in the transaction that records the blob; no lease, no upload file."""
+
+        def end_session(conn: Connection) -> None:
+            if not rows.remove_fresh(conn, row.id):
+                raise _SessionTaken  # another request wrote to it, or ended it, meanwhile
+
+        self._record(repository, digest, len(data), lambda key: self.driver.put(key, data), end_session)
+        self._drop(row.driver_state)
+        return len(data)
+
     def _publish(self, session: _Session, repository: str, digest: Digest) -> int:
         try:
             session.state.update(session.writer.flush())
@@ -320,21 +349,54 @@ class Uploads:
                 raise DigestMismatch(f"uploaded content does not match digest {digest}", {"digest": str(digest)})
         finally:
             session.close()
-        size = session.offset
+        size, state, upload_id = session.offset, session.state, session.row.id
+
+        def publish(key: str) -> None:
+            self.driver.upload_publish(state, size, key)
+
+        self._record(repository, digest, size, publish, lambda conn: rows.remove(conn, upload_id))
+        self._drop(state)
+        return size
+
+    def _record(
+        self,
+        repository: str,
+        digest: Digest,
+        size: int,
+        publish: Callable[[str], None],
+        end_session: Callable[[Connection], object],
+    ) -> None:
+        """Make the verified bytes the blob's and record it: the bytes are published under the
+        blob's key before the write lock is taken (the slow part, a file and a directory to
+        sync, runs beside other writers), then one transaction checks they are still there,
+        records and links the blob, and ends the session."""
         key = keys.blob_key(digest)
-        with self.db.write() as conn:
+        published = self._stored_size(key) != size
+        if published:
+            publish(key)
+
+        def record(conn: Connection) -> None:
+            end_session(conn)
             repository_id = repositories.for_push(conn, repository, self.create_on_push)
             # The garbage collector deletes a blob's bytes only while holding this row's lock, so
-            # the bytes found (or put) under the key stay until our link is committed.
-            reuse = blob_rows.lock(conn, str(digest)) == size and self._stored_size(key) == size
-            if not reuse:
-                self.driver.upload_commit(session.state, size, key)
-            blob_rows.record(conn, str(digest), size)
+            # the bytes under the key stay until our link is committed. Bytes we did not publish
+            # count only when a recorded blob vouches for them (another push may not have synced
+            # them yet); bytes we did may have been collected since: then we publish them again.
+            recorded = blob_rows.lock(conn, str(digest)) == size
+            if self._stored_size(key) != size or not (published or recorded):
+                publish(key)
+            if not recorded:
+                blob_rows.record(conn, str(digest), size)
             blob_rows.link(conn, repository_id, str(digest))
-            rows.remove(conn, session.row.id)
-        if reuse:
-            self.driver.upload_abort(session.state)
-        return size
+
+        self.db.write_shared(record)
+
+    def _drop(self, state: UploadState) -> None:
+        """Drop the bytes of an upload whose blob is recorded: a failure leaves garbage, not an error."""
+        try:
+            self.driver.upload_abort(state)
+        except (OSError, StorageUnavailable) as exc:
+            log.warning("could not remove the bytes of a finished upload: %s", exc)
 
     def _stored_size(self, key: str) -> int | None:
         try:

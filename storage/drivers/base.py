@@ -65,17 +65,21 @@ class Driver(Protocol):
         """A URL that serves the object directly, or None where unsupported."""
 
     def upload_begin(self, upload_id: str) -> UploadState:
-        """Start an empty upload."""
+        """Start an empty upload (a driver may store nothing until the first write)."""
 
     def upload_writer(self, state: UploadState, offset: int) -> UploadWriter:
         """A writer appending at `offset`; bytes stored beyond it by a lost writer are dropped.
-        NotFound when the upload's bytes are gone (committed or aborted)."""
+        NotFound when the upload's bytes are gone (published or aborted) and offset > 0; at
+        offset 0 there is nothing to lose, and a driver may start the upload afresh."""
 
     def upload_read(self, state: UploadState, size: int) -> Iterator[bytes]:
         """The first `size` bytes of an upload (to rehash when a hash state is unusable)."""
 
-    def upload_commit(self, state: UploadState, size: int, key: str) -> None:
-        """Move the first `size` bytes of the upload to `key`, durably, and drop the upload."""
+    def upload_publish(self, state: UploadState, size: int, key: str) -> None:
+        """Make the first `size` bytes of the upload the object at `key`, durably, keeping the
+        upload: it can be published again (should the object be deleted before the caller has
+        recorded it) until upload_abort drops it. Writers of a published upload may be refused
+        (NotFound): its bytes can be the object's own."""
 
     def upload_abort(self, state: UploadState) -> None:
         """Drop the upload and its bytes; unknown uploads are not an error."""

@@ -1,5 +1,5 @@
 """Blobs as files under one directory: temp file + fsync + rename, so readers never see a
-partial object, and uploads are files appended in place then renamed into the blob tree."""
+partial object, and uploads are files appended in place then hard-linked into the blob tree."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 import ctypes
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from .. import keys
@@ -46,12 +46,18 @@ def _fsync_dir(path: str) -> None:
 
 class FileWriter:
     def __init__(self, path: str, offset: int) -> None:
-        # Never create the file here: a missing file means the upload is gone, and a new
-        # empty one would read back as zeros where the saved hash state expects data.
+        # The first writer creates the file. Later ones never do: a missing file means the
+        # upload is gone, and a new empty one would read back as zeros where the saved hash
+        # state expects data.
+        if offset == 0:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         try:
-            self._fd = os.open(path, os.O_WRONLY)
+            self._fd = os.open(path, os.O_WRONLY | (os.O_CREAT if offset == 0 else 0), 0o644)
         except FileNotFoundError:
             raise NotFound(path) from None
+        if os.fstat(self._fd).st_nlink > 1:  # published: these bytes are a blob's now
+            os.close(self._fd)
+            raise NotFound(path)
         os.ftruncate(self._fd, offset)
         os.lseek(self._fd, offset, os.SEEK_SET)
         self._path = path
@@ -114,17 +120,25 @@ class FilesystemDriver:
     def local_path(self, key: str) -> str | None:
         return self._path(key)
 
-    def put(self, key: str, data: bytes) -> None:
+    def _place(self, key: str, make: Callable[[str], None]) -> None:
+        """Create the object at `key` atomically and durably: `make` creates a file of synced
+        bytes at a temporary path beside it, which is renamed over the key."""
         path = self._path(key)
         directory = os.path.dirname(path)
         os.makedirs(directory, exist_ok=True)
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        make(tmp)
         os.replace(tmp, path)
         _fsync_dir(directory)
+
+    def put(self, key: str, data: bytes) -> None:
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+
+        self._place(key, write)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -156,28 +170,33 @@ class FilesystemDriver:
         return None
 
     def upload_begin(self, upload_id: str) -> UploadState:
-        key = keys.upload_prefix(upload_id) + "data"
-        path = self._path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        open(path, "wb").close()
-        return {"key": key}
+        # Nothing on disk until the first write: most small blobs arrive whole and never need it.
+        return {"key": keys.upload_prefix(upload_id) + "data"}
 
     def upload_writer(self, state: UploadState, offset: int) -> FileWriter:
         return FileWriter(self._path(state["key"]), offset)
 
     def upload_read(self, state: UploadState, size: int) -> Iterator[bytes]:
-        return self.read(state["key"], 0, size)
+        return self.read(state["key"], 0, size) if size else iter(())
 
-    def upload_commit(self, state: UploadState, size: int, key: str) -> None:
+    def upload_publish(self, state: UploadState, size: int, key: str) -> None:
+        """A hard link: the blob and the upload share their bytes, which were never copied and
+        stay until both names are gone."""
         src = self._path(state["key"])
-        with open(src, "r+b") as f:
-            f.truncate(size)
-            os.fsync(f.fileno())
-        dest = self._path(key)
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        os.replace(src, dest)
-        _fsync_dir(os.path.dirname(dest))
-        self._remove_upload_dir(state)
+        if size == 0:
+            self.put(key, b"")
+            return
+        try:
+            fd = os.open(src, os.O_RDWR)
+        except FileNotFoundError:
+            raise NotFound(state["key"]) from None
+        try:
+            if os.fstat(fd).st_size != size:  # bytes a lost writer left beyond the session
+                os.ftruncate(fd, size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._place(key, lambda tmp: os.link(src, tmp))
 
     def upload_abort(self, state: UploadState) -> None:
         self.delete(state["key"])

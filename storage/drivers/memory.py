@@ -79,10 +79,9 @@ class MemoryDriver:
     def upload_read(self, state: UploadState, size: int) -> Iterator[bytes]:
         return self.read(state["key"], 0, size)
 
-    def upload_commit(self, state: UploadState, size: int, key: str) -> None:
+    def upload_publish(self, state: UploadState, size: int, key: str) -> None:
         with self.lock:
-            data = self.objects.pop(state["key"])
-            self.objects[key] = data[:size]
+            self.objects[key] = self._get(state["key"])[:size]
 
     def upload_abort(self, state: UploadState) -> None:
         self.delete(state["key"])

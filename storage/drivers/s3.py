@@ -215,7 +215,7 @@ class S3Driver:
             yield from self.read(segment["key"], 0, min(segment["size"], remaining))
             remaining -= segment["size"]
 
-    def upload_commit(self, state: UploadState, size: int, key: str) -> None:
+    def upload_publish(self, state: UploadState, size: int, key: str) -> None:
         segments = state["segments"]
         if sum(s["size"] for s in segments) != size:
             raise ValueError(f"upload holds {sum(s['size'] for s in segments)} bytes, not {size}")
@@ -227,10 +227,6 @@ class S3Driver:
                 self.client.copy_object(Bucket=self.bucket, Key=self._key(key), CopySource=source, **self._final_args())
         else:
             self._compose(key, [s["key"] for s in segments])
-        try:
-            self.upload_abort(state)
-        except StorageUnavailable as exc:  # the blob is safe; the segments stay behind as garbage
-            log.warning("could not remove the segments of a finished upload: %s", exc)
 
     def _compose(self, key: str, segments: Sequence[str]) -> None:
         """One multipart upload at `key` whose parts are server-side copies of the segments."""

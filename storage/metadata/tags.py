@@ -45,9 +45,9 @@ def _history(conn: Connection, repository_id: int, tag: str, digest: str | None,
     conn.execute(_INSERT_HISTORY, row)
 
 
-def put(conn: Connection, repository_id: int, tag: str, digest: str) -> str | None:
-    """Point `tag` at `digest`; returns the digest it pointed to before (None if new)."""
-    previous = current(conn, repository_id, tag)
+def put(conn: Connection, repository_id: int, tag: str, digest: str, previous: str | None) -> str | None:
+    """Point `tag` at `digest`; returns the digest it pointed to before (None if new). `previous`:
+    what `current` (which locks the tag) returned earlier in this transaction."""
     now = time.time()
     if previous is None:
         row = {"repository_id": repository_id, "name": tag, "digest": digest, "updated_at": now}

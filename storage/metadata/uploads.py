@@ -44,11 +44,8 @@ def _row(record: Any) -> UploadRow:
 _CREATE = insert(uploads)
 _GET = select(uploads).where(uploads.c.id == bindparam("upload_id"))
 _GET_LOCKED = _GET.with_for_update()
-_LEASE_FREE = or_(
-    uploads.c.lease_token.is_(None),
-    uploads.c.lease_expires < bindparam("now"),
-    uploads.c.lease_token == bindparam("token"),
-)
+_NO_LEASE = or_(uploads.c.lease_token.is_(None), uploads.c.lease_expires < bindparam("now"))
+_LEASE_FREE = or_(_NO_LEASE, uploads.c.lease_token == bindparam("token"))
 _TAKE_LEASE = (
     update(uploads)
     .where(uploads.c.id == bindparam("upload_id"), _LEASE_FREE)
@@ -67,6 +64,7 @@ _CHECKPOINT = (
     )
 )
 _REMOVE = delete(uploads).where(uploads.c.id == bindparam("upload_id"))
+_REMOVE_FRESH = _REMOVE.where(uploads.c.offset == 0, _NO_LEASE)
 
 
 def create(
@@ -81,6 +79,11 @@ def create(
 def get(conn: Connection, upload_id: str, lock: bool = False) -> UploadRow | None:
     record = conn.execute(_GET_LOCKED if lock else _GET, {"upload_id": upload_id}).first()
     return _row(record) if record is not None else None
+
+
+def is_fresh(row: UploadRow) -> bool:
+    """Nothing written yet and nobody writing (an expired lease is nobody's), as _REMOVE_FRESH checks."""
+    return row.offset == 0 and (row.lease_token is None or (row.lease_expires or 0) < time.time())
 
 
 def take_lease(conn: Connection, upload_id: str, token: str, seconds: float) -> bool:
@@ -115,6 +118,11 @@ def checkpoint(
 
 def remove(conn: Connection, upload_id: str) -> bool:
     return conn.execute(_REMOVE, {"upload_id": upload_id}).rowcount == 1
+
+
+def remove_fresh(conn: Connection, upload_id: str) -> bool:
+    """Remove the session if nothing was written to it and nobody is writing; False otherwise."""
+    return conn.execute(_REMOVE_FRESH, {"upload_id": upload_id, "now": time.time()}).rowcount == 1
 
 
 def stale(conn: Connection, older_than: float, limit: int = 100) -> list[UploadRow]:

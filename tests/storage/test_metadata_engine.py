@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Select
+from sqlalchemy import Connection, Select
 
 from storage.metadata import migrate, repositories, tags
 from storage.metadata.engine import Database
@@ -22,15 +24,84 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def _synchronous(db: Database, durable: bool) -> int:
+class _Fsyncs:
+    """Counts fsyncs of the WAL; they can be held until released, like a slow disk."""
+
+    def __init__(self, wal: str) -> None:
+        self.wal = wal
+        self.count = 0
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+        self._real = os.fsync
+
+    def fsync(self, fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}") == self.wal:
+            self.count += 1
+            self.entered.set()
+            assert self.release.wait(60)
+        self._real(fd)
+
+
+@pytest.fixture
+def fsyncs(db: Database, monkeypatch: pytest.MonkeyPatch) -> _Fsyncs:
+    counter = _Fsyncs(str(db.engine.url.database) + "-wal")
+    monkeypatch.setattr(os, "fsync", counter.fsync)
+    return counter
+
+
+def _write(db: Database, name: str, durable: bool = True) -> None:
     with db.write(durable=durable) as conn:
-        return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+        repositories.for_push(conn, name, create_on_push=True)
 
 
-def test_only_durable_writes_wait_for_fsync(db: Database) -> None:
-    assert _synchronous(db, durable=True) == 2  # FULL
-    assert _synchronous(db, durable=False) == 1  # NORMAL
-    assert _synchronous(db, durable=True) == 2
+def _write_then_note(db: Database, name: str, done: list[str]) -> None:
+    _write(db, name)
+    done.append(name)
+
+
+def _exists(db: Database, name: str) -> bool:
+    with db.read() as conn:
+        return repositories.find(conn, name) is not None
+
+
+def test_durable_writes_fsync_the_wal_and_progress_writes_do_not(db: Database, fsyncs: _Fsyncs) -> None:
+    with db.write() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 1  # NORMAL: no fsync in the commit
+    assert fsyncs.count == 1
+    _write(db, "progress", durable=False)
+    assert fsyncs.count == 1
+    _write(db, "durable")
+    assert fsyncs.count == 2
+    with pytest.raises(RuntimeError), db.write() as conn:  # rolled back: nothing to wait for
+        repositories.for_push(conn, "rolled-back", create_on_push=True)
+        raise RuntimeError
+    assert fsyncs.count == 2
+
+
+def test_durable_writers_share_an_fsync_that_runs_outside_the_write_lock(db: Database, fsyncs: _Fsyncs) -> None:
+    """While the first writer's fsync hangs, three more writers commit (the write lock is free)
+    and queue for the disk; one fsync then covers all three."""
+    fsyncs.release.clear()
+    threads = [threading.Thread(target=_write, args=(db, "first"))]
+    done: list[str] = []
+    try:
+        threads[0].start()
+        assert fsyncs.entered.wait(60)
+        for name in ("a", "b", "c"):
+            _write(db, f"queued/{name}", durable=False)  # the write lock is free while the fsync runs
+            thread = threading.Thread(target=_write_then_note, args=(db, name, done))
+            threads.append(thread)
+            thread.start()
+        while not all(_exists(db, name) for name in ("a", "b", "c")):  # committed; then waiting for the disk
+            time.sleep(0.01)
+        assert not done
+    finally:
+        fsyncs.release.set()
+        for thread in threads:
+            thread.join(60)
+    assert sorted(done) == ["a", "b", "c"]
+    assert fsyncs.count == 2
 
 
 def test_writers_from_several_engines_queue_without_errors(db: Database) -> None:
@@ -74,3 +145,45 @@ def test_tag_and_catalog_pages_are_index_range_scans(db: Database) -> None:
         plan = _plan(db, statement, params)
         assert plan.startswith("SEARCH") and ("INDEX" in plan or "PRIMARY KEY" in plan), plan
         assert "TEMP B-TREE" not in plan and "SCAN" not in plan, plan
+
+
+def test_shared_writes_undo_only_the_work_that_failed(db: Database, fsyncs: _Fsyncs) -> None:
+    """Work handed in while a write runs shares the next transaction, each in a savepoint: the
+    work that raises is undone, the rest commits, with one fsync for the durable ones."""
+    started, release = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def blocking(conn: Connection) -> None:
+        repositories.for_push(conn, "first", create_on_push=True)
+        started.set()
+        assert release.wait(60)
+
+    def create_then(name: str, fail: bool) -> None:
+        def work(conn: Connection) -> str:
+            repositories.for_push(conn, name, create_on_push=True)
+            if fail:
+                raise RuntimeError(name)
+            return name
+
+        try:
+            outcomes[name] = db.write_shared(work)
+        except RuntimeError as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=db.write_shared, args=(blocking,))]
+    threads += [threading.Thread(target=create_then, args=(name, name == "b")) for name in ("a", "b", "c")]
+    try:
+        threads[0].start()
+        assert started.wait(60)
+        for thread in threads[1:]:
+            thread.start()
+        assert db._combiner is not None
+        while len(db._combiner._waiting) < 3:  # handed in, waiting for the running batch
+            time.sleep(0.01)
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(60)
+    assert outcomes["a"] == "a" and outcomes["c"] == "c" and isinstance(outcomes["b"], RuntimeError)
+    assert [_exists(db, name) for name in ("first", "a", "b", "c")] == [True, True, False, True]
+    assert fsyncs.count == 2  # the first transaction, then a, b and c together

@@ -7,12 +7,15 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from storage import keys
 from storage.blobstore import BlobStore
 from storage.digest import Digest
 from storage.drivers.base import Driver
+from storage.drivers.filesystem import FilesystemDriver
 from storage.errors import (
     BlobUnknown,
     DigestMismatch,
@@ -198,3 +201,87 @@ def test_a_small_body_shorter_than_declared_writes_nothing(db: Database, driver:
     assert uploads.status("repo", row.id).offset == 0
     size = asyncio.run(uploads.complete("repo", row.id, digest(b"abcdef"), chunks(b"abc", b"def"), 0, 6))
     assert size == 6
+
+
+def test_a_whole_blob_into_a_fresh_session_completes_it(db: Database, driver: Driver) -> None:
+    """POST then one PUT with the whole body (most small blobs): published in one transaction,
+    and nothing of the session is left."""
+    uploads = Uploads(db, driver)
+    data = os.urandom(3000)
+    row = uploads.begin("repo")
+    assert asyncio.run(uploads.complete("repo", row.id, digest(data), chunks(data), 0, len(data))) == len(data)
+    location = BlobStore(db, driver).locate("repo", digest(data))
+    assert b"".join(driver.read(location.key)) == data
+    with pytest.raises(UploadUnknown):
+        uploads.status("repo", row.id)
+    assert driver.list("uploads/") == []
+
+
+def test_a_whole_blob_respects_the_lease_and_the_digest(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver)
+    row = uploads.begin("repo")
+    with db.write() as conn:
+        assert upload_rows.take_lease(conn, row.id, "someone-else", 60)
+    with pytest.raises(UploadBusy):
+        asyncio.run(uploads.complete("repo", row.id, digest(b"data"), chunks(b"data"), None, 4))
+    other = uploads.begin("repo")
+    with pytest.raises(DigestMismatch):  # as a streamed body: the bytes stay in the session
+        asyncio.run(uploads.complete("repo", other.id, digest(b"else"), chunks(b"data"), None, 4))
+    assert uploads.status("repo", other.id).offset == 4
+    for wanted in (b"data", b"else"):
+        with pytest.raises(BlobUnknown):
+            BlobStore(db, driver).locate("repo", digest(wanted))
+
+
+def test_a_session_written_meanwhile_is_not_completed_as_if_empty(
+    db: Database, driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session looked empty, then another request appended to it before the blob was
+    recorded: the transaction sees it and the body is appended after those bytes instead."""
+    uploads = Uploads(db, driver)
+    row = uploads.begin("repo")
+    monkeypatch.setattr(uploads, "_fresh_session", lambda repository, upload_id: row)  # read before the append
+    asyncio.run(uploads.append("repo", row.id, chunks(b"abc"), None, None))
+    with pytest.raises(DigestMismatch):
+        asyncio.run(uploads.complete("repo", row.id, digest(b"xyz"), chunks(b"xyz"), None, 3))
+    assert uploads.status("repo", row.id).offset == 6
+    with pytest.raises(BlobUnknown):
+        BlobStore(db, driver).locate("repo", digest(b"xyz"))
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_bytes_collected_before_the_blob_is_recorded_are_published_again(
+    db: Database, driver: Driver, monkeypatch: pytest.MonkeyPatch, whole: bool
+) -> None:
+    """Bytes are published before the write lock is taken, so the collector may delete them
+    (the blob has no row yet, or an unused one) before the transaction: it publishes again."""
+    data = os.urandom(5000)
+    key = keys.blob_key(digest(data))
+    method = "put" if whole else "upload_publish"
+    real = getattr(driver, method)
+    published: list[str] = []
+
+    def publish_then_collect(*args: Any) -> None:
+        real(*args)
+        if key in args:
+            published.append(key)
+            if len(published) == 1:
+                driver.delete(key)
+
+    monkeypatch.setattr(driver, method, publish_then_collect)
+    uploads = Uploads(db, driver)
+    if whole:
+        asyncio.run(uploads.upload_whole("repo", digest(data), chunks(data), len(data)))
+    else:
+        asyncio.run(uploads.upload_whole("repo", digest(data), chunks(data), None))
+    assert len(published) == 2
+    assert b"".join(driver.read(BlobStore(db, driver).locate("repo", digest(data)).key)) == data
+
+
+def test_a_session_stores_nothing_on_disk_before_its_first_write(db: Database, tmp_path: Path) -> None:
+    driver = FilesystemDriver(str(tmp_path / "blobs"))
+    uploads = Uploads(db, driver)
+    row = uploads.begin("repo")
+    assert not (tmp_path / "blobs" / "uploads").exists()
+    assert asyncio.run(uploads.append("repo", row.id, chunks(b"abc"), 0, 3)) == 3
+    assert driver.list("uploads/") == [f"uploads/{row.id}/data"]

@@ -147,8 +147,7 @@ def _serve(settings: config.Settings) -> int:
     logs.setup(settings.log.level, settings.log.format)
     from . import workers
 
-    workers.run(settings.listen_host, settings.listen_port, settings.server.workers)
-    return 0
+    workers.exec_workers(settings.listen_host, settings.listen_port, settings.server.workers)
 
 
 def _manage(args: argparse.Namespace, settings: config.Settings) -> int:

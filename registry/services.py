@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from storage.accounts import AccountStore
 from storage.blobstore import BlobStore
@@ -19,9 +20,11 @@ from storage.pulls import PullRecorder
 from storage.repository_store import RepositoryStore
 from storage.uploads import UploadPolicy, Uploads
 
-from .auth.authority import Authority, open_authority
 from .auth.gate import Guard
 from .config import Settings
+
+if TYPE_CHECKING:
+    from .auth.authority import Authority
 
 
 @dataclass
@@ -71,6 +74,16 @@ def open_driver_from(settings: Settings) -> Driver:
     return open_driver(settings.storage.driver, root=settings.blob_root)
 
 
+def _open_authority(settings: Settings, db: Database) -> Authority | None:
+    if not settings.auth.enabled:
+        return None
+    # Imported only here: a registry without authentication never loads PyJWT, cryptography and
+    # argon2 (see auth/outcomes).
+    from .auth.authority import open_authority
+
+    return open_authority(settings, db)
+
+
 def open_services(settings: Settings) -> Services:
     db = Database(settings.metadata_url)
     driver = open_driver_from(settings)
@@ -80,7 +93,7 @@ def open_services(settings: Settings) -> Services:
         checkpoint_seconds=settings.uploads.checkpoint_interval,
     )
     create_on_push = settings.repositories.create_on_push
-    authority = open_authority(settings, db) if settings.auth.enabled else None
+    authority = _open_authority(settings, db)
     return Services(
         settings=settings,
         db=db,

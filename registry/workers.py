@@ -5,25 +5,29 @@ awake first accepts a whole burst of connections: with keep-alive clients (a CI 
 benchmark) one worker ends up with every connection while the others idle. Here each worker
 binds its own socket with SO_REUSEPORT, so the kernel spreads connections evenly across them.
 A supervisor restarts a worker that dies and stops them all on SIGINT/SIGTERM.
+
+`cais serve` replaces itself with ``python -m registry.workers`` (see `exec_workers`) once the
+settings are checked and the schema is migrated: the command line, Alembic and the account
+tools stay out of the serving processes, each of which imports only what serving needs.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import signal
 import socket
-from multiprocessing.connection import wait
-from multiprocessing.process import BaseProcess
+import subprocess
+import sys
 from types import FrameType
-from typing import Any
+from typing import NoReturn
 
 APP = "registry.app:app_from_env"
 
 
-def _config(host: str, port: int) -> Any:
+def _serve(host: str, port: int) -> None:
     import uvicorn
 
-    return uvicorn.Config(
+    config = uvicorn.Config(
         APP,
         factory=True,
         host=host,
@@ -35,6 +39,7 @@ def _config(host: str, port: int) -> Any:
         server_header=False,
         timeout_keep_alive=75,
     )
+    uvicorn.Server(config).run(sockets=[_listening_socket(host, port)])
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -47,48 +52,54 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int) -> None:
-    import uvicorn
-
-    sock = _listening_socket(host, port)
-    uvicorn.Server(_config(host, port)).run(sockets=[sock])
+def _command(host: str, port: int, workers: int) -> list[str]:
+    return [sys.executable, "-m", "registry.workers", host, str(port), str(workers)]
 
 
-def run(host: str, port: int, workers: int) -> None:
-    if workers == 1:
-        import uvicorn
-
-        uvicorn.Server(_config(host, port)).run()
-        return
-    _listening_socket(host, port).close()  # fail here, once, if the address is taken
-    _Supervisor(host, port, workers).run()
+def exec_workers(host: str, port: int, workers: int) -> NoReturn:
+    """Replace this process with the serving one (same pid, so signals still reach it)."""
+    _listening_socket(host, port).close()  # fail here, in the command, if the address is taken
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = _command(host, port, workers)
+    os.execv(command[0], command)
 
 
 class _Supervisor:
     def __init__(self, host: str, port: int, count: int) -> None:
         self.host, self.port, self.count = host, port, count
         self.stopping = False
-        self.context = multiprocessing.get_context("spawn")
+        self.processes: list[subprocess.Popen[bytes]] = []
 
-    def _start(self) -> BaseProcess:
-        process = self.context.Process(target=_worker, args=(self.host, self.port), daemon=False)
-        process.start()
-        return process
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(_command(self.host, self.port, 1))
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
         for process in self.processes:
-            if process.is_alive():
+            if process.poll() is None:
                 process.terminate()
 
     def run(self) -> None:
-        self.processes = [self._start() for _ in range(self.count)]
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._stop)
+        self.processes = [self._start() for _ in range(self.count)]
         while not self.stopping:
-            wait([process.sentinel for process in self.processes])
+            pid, _ = os.wait()  # retried after a signal handler (PEP 475)
             for index, process in enumerate(self.processes):
-                if not process.is_alive() and not self.stopping:
+                if process.pid == pid and not self.stopping:
                     self.processes[index] = self._start()
         for process in self.processes:
-            process.join()
+            process.wait()
+
+
+def main(argv: list[str]) -> None:
+    host, port, workers = argv[0], int(argv[1]), int(argv[2])
+    if workers == 1:
+        _serve(host, port)
+    else:
+        _Supervisor(host, port, workers).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

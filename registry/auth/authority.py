@@ -13,12 +13,13 @@ from storage.permission_store import PermissionStore
 
 from ..config import AuthSettings, Settings
 from ..references import is_name
-from .directory import Directory, LoginRefused
+from .directory import Directory
 from .keys import SigningKeys
+from .outcomes import LoginRefused, TokenInvalid
 from .policy import ALL, Principal, grants
 from .scopes import CATALOG, REPOSITORY, Scope, merge
 from .secretbox import SecretBox
-from .tokens import TokenInvalid, Tokens
+from .tokens import Tokens
 
 # `docker login -u AWS -p <GetAuthorizationToken's password>`, as with ECR: the password is a
 # token this registry signed for an account, whose permissions apply as they are at each request.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 import threading
 import time
@@ -21,22 +20,13 @@ from storage.login_failures import LoginFailures
 from storage.permission_store import PermissionStore
 
 from . import credentials, passwords
+from .outcomes import LoginRefused, LoginThrottled
 from .policy import Principal, Rule
 from .secretbox import SecretBox
 
 CACHE_ENTRIES = 4096
 K = TypeVar("K")
 V = TypeVar("V")
-
-
-class LoginRefused(Exception):
-    """Unknown name, wrong secret, or an expired or revoked account: deliberately one error."""
-
-
-class LoginThrottled(Exception):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many failed logins, retry in {retry_after:.0f}s")
-        self.retry_after = max(1, math.ceil(retry_after))
 
 
 def principal_of(account: Account) -> Principal:

@@ -21,18 +21,19 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from starlette.requests import Request
 
 from ..api.common import blocking
 from ..errors import OCIError, Problem
 from ..references import check_name
-from .authority import Authority
-from .directory import LoginRefused, LoginThrottled
+from .outcomes import LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
 from .policy import ANONYMOUS, Principal, Rule, allowed
 from .scopes import CATALOG
-from .tokens import TokenInvalid, VerifiedToken
+
+if TYPE_CHECKING:  # only a registry with authentication loads it (see outcomes)
+    from .authority import Authority
 
 E = TypeVar("E", bound=Callable[[Request], Awaitable[Any]])
 HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")

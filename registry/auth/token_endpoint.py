@@ -13,7 +13,7 @@ permissions; asking for more than one may do is not an error (the registry refus
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
@@ -22,11 +22,13 @@ from starlette.routing import Route
 
 from ..api.common import blocking, read_body
 from ..errors import OCIError, Problem
-from .authority import Authority
-from .directory import LoginRefused
 from .gate import Guard, Need, basic_credentials, client_address, log_in
+from .outcomes import LoginRefused
 from .policy import ANONYMOUS, Principal
 from .scopes import Scope, parse_scopes
+
+if TYPE_CHECKING:  # only a registry with authentication loads it (see outcomes)
+    from .authority import Authority
 
 FORM_LIMIT = 64 << 10
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="cais"'}

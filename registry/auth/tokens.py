@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import jwt
 
 from .keys import SigningKeys
+from .outcomes import TokenInvalid, VerifiedToken
 from .scopes import Scope
 
 ALGORITHM = "ES256"
@@ -27,26 +27,11 @@ CACHE_ENTRIES = 4096
 REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "access"]
 
 
-class TokenInvalid(Exception):
-    """The token is malformed, forged, expired, not yet valid, or not meant for us."""
-
-
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
     token: str
     expires_in: int
     issued_at: str  # RFC 3339, UTC
-
-
-@dataclass(frozen=True, slots=True)
-class VerifiedToken:
-    subject: str  # "" for an anonymous client
-    access: Mapping[tuple[str, str], frozenset[str]]
-    expires_at: float
-    kid: str
-
-    def actions(self, kind: str, name: str) -> frozenset[str]:
-        return self.access.get((kind, name), frozenset())
 
 
 def _access_claim(value: Any) -> dict[tuple[str, str], frozenset[str]]:

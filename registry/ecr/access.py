@@ -18,13 +18,16 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from ..api.common import blocking
 from ..auth import policy, sigv4
-from ..auth.authority import Authority
 from .errors import AwsError, Fault
+
+if TYPE_CHECKING:  # only a registry with authentication loads it (see auth/outcomes)
+    from ..auth.authority import Authority
 
 TOKEN_SECONDS = 12 * 3600
 _AUTHORIZATION = re.compile(

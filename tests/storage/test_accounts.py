@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from registry.auth import passwords
-from registry.auth.directory import Directory, LoginRefused, LoginThrottled
+from registry.auth.directory import Directory
+from registry.auth.outcomes import LoginRefused, LoginThrottled
 from registry.auth.policy import Principal
 from registry.auth.secretbox import SecretBox
 from storage.accounts import AccountStore, NewAccount

@@ -13,8 +13,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from registry.auth.keys import KeyRotationError, SigningKeys
+from registry.auth.outcomes import TokenInvalid
 from registry.auth.scopes import Scope
-from registry.auth.tokens import TokenInvalid, Tokens
+from registry.auth.tokens import Tokens
 
 PULL = [Scope("repository", "app", frozenset({"pull"}))]
 

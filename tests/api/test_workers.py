@@ -1,0 +1,61 @@
+"""The serving processes: a supervisor that keeps its workers running, and workers that load
+only what serving needs (the memory every worker costs, issue 5)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import ServerProcess, wait_for
+
+# Libraries that serving without authentication, on disk and SQLite, never needs: the command
+# line's migrations, the PostgreSQL dialect, S3, and the token and password libraries.
+NOT_FOR_SERVING = ("alembic", "argon2", "boto3", "botocore", "cryptography", "jwt", "sqlalchemy.dialects.postgresql")
+
+
+def _children(pid: int) -> set[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return {int(child) for child in f.read().split()}
+
+
+def test_the_supervisor_replaces_a_worker_that_dies(start_server: Callable[..., ServerProcess]) -> None:
+    server = start_server(args=["--workers", "2"])
+    assert server.proc is not None
+    workers = _children(server.proc.pid)  # `cais serve` replaced itself with the supervisor
+    assert len(workers) == 2
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: len(_children(server.proc.pid) - {victim}) == 2 if server.proc else False)
+    assert httpx.get(f"{server.url}/v2/").status_code == 200
+    survivors = _children(server.proc.pid)
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(15) == 0
+    assert not any(os.path.exists(f"/proc/{pid}") and _is_running(pid) for pid in survivors)
+
+
+def _is_running(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_worker_loads_only_what_serving_needs(tmp_path: Path) -> None:
+    """What `python -m registry.workers` and uvicorn import, and the app it builds."""
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        import registry.workers, uvicorn, uvloop, httptools
+        from registry import config
+        from registry.app import build_app
+        build_app(config.load(None, {{"server": {{"data_dir": {str(tmp_path)!r}}}}}))
+        print(" ".join(sorted(name for name in {NOT_FOR_SERVING!r} if name in sys.modules)))
+        """
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.split() == []

@@ -83,6 +83,17 @@ def table(
     return "\n".join(lines)
 
 
+def peak_memory(results: dict[str, dict[str, list[Sample]]]) -> str:
+    """The largest peak over the whole run: what each server needs, whatever it is asked."""
+    peaks = [
+        max((v for samples in results.values() for v in _field(samples, "peak_rss_mib")[i]), default=0) for i in (0, 1)
+    ]
+    ratio = f"{peaks[1] / peaks[0]:.2f}x Distribution's" if peaks[0] else "-"
+    return (
+        f"Peak RSS over the whole run: Distribution {peaks[0]:.0f} MiB, Cais {peaks[1]:.0f} MiB per worker ({ratio})."
+    )
+
+
 def limits_lines(limits: dict[str, float]) -> str:
     names = {"sha256": "sha256, one core (hashlib)", "disk": "disk write + fsync", "loopback": "loopback TCP"}
     return "\n".join(f"- {names[key]}: {value:,.0f} MiB/s" for key, value in limits.items())

@@ -105,6 +105,8 @@ def run(args: argparse.Namespace, work_dir: Path) -> str:
         + report.table(rows, results, machine)
         + "\n\nMachine limits:\n"
         + report.limits_lines(machine)
+        + "\n\n"
+        + report.peak_memory(results)
         + "\n"
     )
 

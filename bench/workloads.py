@@ -370,13 +370,15 @@ def run_tags(server: Server, sizes: Sizes, _: None) -> Outcome:
 
 
 def run_tags_paged(server: Server, sizes: Sizes, _: None) -> Outcome:
+    """Page requests answered per second: what a client listing n at a time waits for. Both
+    servers list every tag; Distribution in one answer, since it ignores `n` for tags."""
     requests = 0
     for _pass in range(sizes.list_passes):
         count, listed = _walk(server, f"/v2/{TAGS_REPO}/tags/list", "tags", sizes.page)
         if listed != sizes.tags:
             raise RuntimeError(f"{server.name} listed {listed} tags, not {sizes.tags}")
         requests += count
-    return Outcome(sizes.tags * sizes.list_passes, requests=requests)
+    return Outcome(requests, requests=requests)
 
 
 def run_catalog(server: Server, sizes: Sizes, _: None) -> Outcome:
@@ -400,6 +402,6 @@ CASES = [
     Case("pull_many", "req/s", "µs/req", 1e6, prepare_pull_many, run_pull_many),
     Case("wrk", "req/s", "µs/req", 1e6, prepare_wrk, run_wrk),
     Case("tags", "tags/s", "µs/req", 1e6, prepare_tags, run_tags),
-    Case("tags_paged", "tags/s", "µs/req", 1e6, prepare_tags, run_tags_paged),
+    Case("tags_paged", "pages/s", "µs/req", 1e6, prepare_tags, run_tags_paged),
     Case("catalog", "names/s", "µs/req", 1e6, _nothing, run_catalog),
 ]

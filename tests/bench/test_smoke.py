@@ -30,4 +30,5 @@ def test_smoke_run_prints_the_whole_table(tmp_path: Path) -> None:
     for latency in ("pull_many p99", "wrk p99"):
         assert latency in rows
     assert "loopback TCP" in result.stdout
+    assert "Peak RSS over the whole run: Distribution " in result.stdout
     assert not (tmp_path / "work").exists(), "the work directory is removed unless --keep"

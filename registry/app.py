@@ -115,6 +115,6 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
 
 def app_from_env() -> ASGIApp:
     """Entry point for uvicorn workers: `cais serve` hands the resolved settings over in JSON."""
-    settings = Settings.model_validate_json(os.environ[RESOLVED_CONFIG_ENV])
+    settings = Settings.from_json(os.environ[RESOLVED_CONFIG_ENV])
     logs.setup(settings.log.level, settings.log.format)
     return build_app(settings)

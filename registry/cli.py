@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import json
 import os
@@ -136,12 +137,10 @@ def _serve(settings: config.Settings) -> int:
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    resolved = settings.model_copy(
-        update={"server": settings.server.model_copy(update={"data_dir": settings.data_dir})}
-    )
+    resolved = dataclasses.replace(settings, server=dataclasses.replace(settings.server, data_dir=settings.data_dir))
     from .app import RESOLVED_CONFIG_ENV
 
-    os.environ[RESOLVED_CONFIG_ENV] = resolved.model_dump_json(context={"reveal_secrets": True})
+    os.environ[RESOLVED_CONFIG_ENV] = json.dumps(resolved.to_dict(reveal_secrets=True))
     from . import logs
 
     logs.setup(settings.log.level, settings.log.format)
@@ -185,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         problem = _migrate(settings, at_start=False)
         print(f"cais: {problem or 'database schema is up to date'}", file=sys.stderr if problem else sys.stdout)
         return 2 if problem else 0
-    print(json.dumps(settings.model_dump(mode="json"), indent=2))
+    print(json.dumps(settings.to_dict(), indent=2))
     return 0
 
 

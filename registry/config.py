@@ -1,83 +1,85 @@
 """Configuration: one TOML file, every key overridable as CAIS_<SECTION>__<KEY>, validated at
-start with one error that lists every problem."""
+start with one error that lists every problem.
+
+Standard library only: pydantic and pydantic-settings cost every worker process ~10 MiB of RSS
+for a dozen flat sections. Each section is a frozen dataclass; a setting's type hint, with its
+Rule when it has one, says how a value is read and what it must satisfy."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import os
 import re
-from contextvars import ContextVar
-from pathlib import Path
-from typing import Annotated, Any, Literal, cast
-
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    SerializationInfo,
-    ValidationError,
-    field_serializer,
-    model_validator,
-)
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+import tomllib
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZES = {"": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30}
 
 
-def _seconds(value: Any) -> Any:
-    """Accept 90, "90", "90s", "15m", "24h", "7d"."""
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
-        if not match:
-            raise ValueError("expected a duration such as 30s, 15m, 24h or 7d")
-        return float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    return value
-
-
-def _bytes(value: Any) -> Any:
-    """Accept 4194304, "4MiB", "512k"."""
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", value)
-        if not match or match.group(2).lower() not in _SIZES:
-            raise ValueError("expected a size such as 4194304, 512KiB or 4MiB")
-        return int(match.group(1)) * _SIZES[match.group(2).lower()]
-    return value
-
-
 def parse_seconds(text: str) -> float:
-    """A duration such as 90s, 15m, 24h or 90d, in seconds."""
-    return float(_seconds(text))
+    """A duration such as 90, 90s, 15m, 24h or 7d, in seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise ValueError("expected a duration such as 30s, 15m, 24h or 7d")
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
 
 
-Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
-Delay = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
-Bytes = Annotated[int, BeforeValidator(_bytes), Field(gt=0)]
+def _bytes(text: str) -> int:
+    """A size such as 4194304, 512k or 4MiB, in bytes."""
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in _SIZES:
+        raise ValueError("expected a size such as 4194304, 512KiB or 4MiB")
+    return int(match.group(1)) * _SIZES[match.group(2).lower()]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _hidden(secret: str) -> str:
+    return "**********"
 
 
+def _without_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a setting must satisfy beyond its type, in `Annotated[type, Rule(...)]`."""
+
+    parse: Callable[[str], Any] | None = None  # text such as "15m" or "4MiB", before the type check
+    gt: float | None = None
+    ge: float | None = None
+    le: float | None = None
+    min_length: int | None = None
+    pattern: str | None = None  # the whole value must match
+    mask: Callable[[str], str] | None = None  # how the value is shown unless secrets are revealed
+
+
+Seconds = Annotated[float, Rule(parse=parse_seconds, gt=0)]
+Delay = Annotated[float, Rule(parse=parse_seconds, ge=0)]
+Bytes = Annotated[int, Rule(parse=_bytes, gt=0)]
+
+
+@dataclass(frozen=True)
+class _Section:
+    def problems(self) -> list[str]:
+        """What is wrong across fields, once each field is valid on its own."""
+        return []
+
+
+@dataclass(frozen=True)
 class ServerSettings(_Section):
-    listen: str = Field("127.0.0.1:5000", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$")
-    workers: int = Field(1, ge=1, le=64)
+    listen: Annotated[str, Rule(pattern=r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}")] = "127.0.0.1:5000"
+    workers: Annotated[int, Rule(ge=1, le=64)] = 1
     data_dir: str = "./cais-data"
     insecure_anonymous: bool = False
 
 
-def _reveal(info: SerializationInfo) -> bool:
-    """Secrets are masked when settings are shown, and kept only when `cais serve` hands the
-    resolved settings to its workers."""
-    return bool((info.context or {}).get("reveal_secrets"))
-
-
+@dataclass(frozen=True)
 class StorageSettings(_Section):
     driver: Literal["filesystem", "s3"] = "filesystem"
     root: str | None = None  # filesystem; default: <data_dir>/blobs
@@ -88,40 +90,31 @@ class StorageSettings(_Section):
     endpoint_url: str | None = None  # an S3-compatible server instead of AWS
     path_style: bool = False
     access_key: str | None = None  # both unset: the standard AWS credential chain
-    secret_key: SecretStr | None = None
+    secret_key: Annotated[str | None, Rule(mask=_hidden)] = field(default=None, repr=False)
     sse: Literal["AES256", "aws:kms"] | None = None
     sse_kms_key_id: str | None = None
     storage_class: str | None = None
     redirect: bool = True  # blob GETs answer 307 to a presigned URL
-    max_attempts: int = Field(5, ge=1, le=20)
+    max_attempts: Annotated[int, Rule(ge=1, le=20)] = 5
     timeout: Seconds = 60.0
 
-    @model_validator(mode="after")
-    def _s3_needs_a_bucket(self) -> StorageSettings:
+    def problems(self) -> list[str]:
+        found = []
         if self.driver == "s3" and not self.bucket:
-            raise ValueError('driver "s3" needs a bucket')
+            found.append('driver "s3" needs a bucket')
         if (self.access_key is None) != (self.secret_key is None):
-            raise ValueError("access_key and secret_key go together (or neither, for the AWS credential chain)")
-        return self
-
-    @field_serializer("secret_key", when_used="json")
-    def _secret(self, value: SecretStr | None, info: SerializationInfo) -> str | None:
-        if value is None:
-            return None
-        return value.get_secret_value() if _reveal(info) else str(value)
+            found.append("access_key and secret_key go together (or neither, for the AWS credential chain)")
+        return found
 
 
+@dataclass(frozen=True)
 class MetadataSettings(_Section):
-    url: str | None = None  # default: sqlite:///<data_dir>/metadata.db; or postgresql://user:pw@host/db
+    # default: sqlite:///<data_dir>/metadata.db; or postgresql://user:pw@host/db
+    url: Annotated[str | None, Rule(mask=_without_password)] = None
     migrate_on_start: bool = True  # false: `cais migrate` is a deployment step, serve refuses a stale schema
 
-    @field_serializer("url", when_used="json")
-    def _url(self, value: str | None, info: SerializationInfo) -> str | None:
-        if value is None or _reveal(info):
-            return value
-        return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", value)
 
-
+@dataclass(frozen=True)
 class UploadSettings(_Section):
     expire_after: Seconds = 86400.0
     sweep_interval: Seconds = 600.0
@@ -130,85 +123,93 @@ class UploadSettings(_Section):
     checkpoint_interval: Seconds = 5.0
 
 
+@dataclass(frozen=True)
 class ManifestSettings(_Section):
     max_bytes: Bytes = 4 << 20
     require_index_children: bool = True
     cache_bytes: Bytes = 64 << 20
 
 
+@dataclass(frozen=True)
 class RepositorySettings(_Section):
     create_on_push: bool = True  # false: pushes to unknown repositories get NAME_UNKNOWN, as on ECR
 
 
+@dataclass(frozen=True)
 class EcrSettings(_Section):
-    region: str = Field("us-east-1", pattern=r"^[0-9a-z-]{2,25}$")
-    account_id: str = Field("000000000000", pattern=r"^[0-9]{12}$")
+    region: Annotated[str, Rule(pattern=r"[0-9a-z-]{2,25}")] = "us-east-1"
+    account_id: Annotated[str, Rule(pattern=r"[0-9]{12}")] = "000000000000"
 
 
+@dataclass(frozen=True)
 class PullSettings(_Section):
     flush_interval: Seconds = 60.0  # last-pulled times are batched in memory and written this often
 
 
+@dataclass(frozen=True)
 class LifecycleSettings(_Section):
     enabled: bool = True
     interval: Seconds = 3600.0  # how often every repository's lifecycle policy is applied
 
 
+@dataclass(frozen=True)
 class GcSettings(_Section):
     enabled: bool = True
     interval: Seconds = 3600.0
     grace: Delay = 3600.0  # a blob link younger than this is a push in progress and keeps its blob
 
 
+@dataclass(frozen=True)
 class AuthSettings(_Section):
     enabled: bool = False
     # The address clients use to reach this registry, e.g. https://registry.example.com; the
     # token endpoint (realm) is <public_url>/token. Unset: taken from each request's Host header.
-    public_url: str | None = Field(None, pattern=r"^https?://[^/\s]+$")
-    service: str = Field("cais", min_length=1)  # the `aud` of issued tokens and `service` of challenges
-    issuer: str = Field("cais", min_length=1)  # the `iss` of issued tokens
-    token_ttl: Annotated[float, BeforeValidator(_seconds), Field(ge=60)] = 300.0  # spec: never below 60 s
+    public_url: Annotated[str | None, Rule(pattern=r"https?://[^/\s]+")] = None
+    service: Annotated[str, Rule(min_length=1)] = "cais"  # the `aud` of issued tokens and `service` of challenges
+    issuer: Annotated[str, Rule(min_length=1)] = "cais"  # the `iss` of issued tokens
+    token_ttl: Annotated[float, Rule(parse=parse_seconds, ge=60)] = 300.0  # spec: never below 60 s
     refresh_token_ttl: Seconds = 30 * 86400.0
     key_dir: str | None = None  # default: <data_dir>/auth (signing keys, the key that encrypts AWS secrets)
-    failure_limit: int = Field(10, ge=1)  # failed logins per client address and window, then 429
+    failure_limit: Annotated[int, Rule(ge=1)] = 10  # failed logins per client address and window, then 429
     failure_window: Seconds = 300.0
 
 
+@dataclass(frozen=True)
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
     access: bool = True
 
 
-_toml_file: ContextVar[Path | None] = ContextVar("toml_file", default=None)
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CAIS_", env_nested_delimiter="__", extra="forbid")
-
-    server: ServerSettings = ServerSettings()
-    storage: StorageSettings = StorageSettings()
-    metadata: MetadataSettings = MetadataSettings()
-    uploads: UploadSettings = UploadSettings()
-    manifests: ManifestSettings = ManifestSettings()
-    repositories: RepositorySettings = RepositorySettings()
-    ecr: EcrSettings = EcrSettings()
-    pulls: PullSettings = PullSettings()
-    lifecycle: LifecycleSettings = LifecycleSettings()
-    gc: GcSettings = GcSettings()
-    auth: AuthSettings = AuthSettings()
-    log: LogSettings = LogSettings()
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    metadata: MetadataSettings = field(default_factory=MetadataSettings)
+    uploads: UploadSettings = field(default_factory=UploadSettings)
+    manifests: ManifestSettings = field(default_factory=ManifestSettings)
+    repositories: RepositorySettings = field(default_factory=RepositorySettings)
+    ecr: EcrSettings = field(default_factory=EcrSettings)
+    pulls: PullSettings = field(default_factory=PullSettings)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    gc: GcSettings = field(default_factory=GcSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    log: LogSettings = field(default_factory=LogSettings)
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_toml_file.get())
+    def from_json(cls, text: str) -> Settings:
+        """Settings from what `to_dict(reveal_secrets=True)` gave, validated again."""
+        return _settings([json.loads(text)])
+
+    def to_dict(self, reveal_secrets: bool = False) -> dict[str, dict[str, Any]]:
+        """The settings as JSON-ready data. Secrets are masked when settings are shown, and revealed
+        only when `cais serve` hands the resolved settings to its workers."""
+        data = dataclasses.asdict(self)
+        for name, values in data.items():
+            for key, (_, rule) in _fields(type(getattr(self, name))).items():
+                if rule.mask and values[key] is not None and not reveal_secrets:
+                    values[key] = rule.mask(values[key])
+        return data
 
     # -- derived ----------------------------------------------------------------------------
     @property
@@ -240,22 +241,144 @@ class ConfigError(Exception):
     """Every problem found in the configuration, one per line."""
 
 
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"  {where}: {err['msg']}")
-    return "invalid configuration:\n" + "\n".join(lines)
-
-
-def load(config_file: str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
+def load(config_file: str | None = None, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Settings:
     """Defaults < TOML file < CAIS_* environment < command-line overrides."""
-    if config_file is not None and not os.path.isfile(config_file):
-        raise ConfigError(f"config file {config_file} does not exist")
-    token = _toml_file.set(Path(config_file) if config_file else None)
+    return _settings([_file(config_file) if config_file else {}, _environment(os.environ), overrides or {}])
+
+
+# -- reading and validating --------------------------------------------------------------------
+
+
+def _file(path: str) -> dict[str, Any]:
     try:
-        return Settings(**cast(dict[str, Any], overrides or {}))
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
-    finally:
-        _toml_file.reset(token)
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+
+
+def _environment(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """The CAIS_<SECTION>__<KEY> variables, names case-insensitive (as pydantic-settings read them)."""
+    layer: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        lowered = name.lower()
+        if lowered.startswith("cais_") and "__" in lowered:
+            section, _, key = lowered.removeprefix("cais_").partition("__")
+            layer.setdefault(section, {})[key] = value
+    return layer
+
+
+def _settings(layers: list[Mapping[str, Any]]) -> Settings:
+    """Settings from layers of {section: {key: value}}, later layers winning key by key."""
+    sections: dict[str, type[_Section]] = get_type_hints(Settings)
+    problems: list[str] = []
+    merged: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    for layer in layers:
+        for name, values in layer.items():
+            if name not in sections:
+                problems.append(f"  {name}: unknown section")
+            elif not isinstance(values, Mapping):
+                problems.append(f"  {name}: expected a table of settings")
+            else:
+                merged[name].update(values)
+    built: dict[str, Any] = {name: _section(kind, merged[name], name, problems) for name, kind in sections.items()}
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems))
+    return Settings(**built)
+
+
+def _section(kind: type[_Section], values: Mapping[str, Any], name: str, problems: list[str]) -> _Section | None:
+    """One section from `values` (other keys keep their defaults); what is wrong goes to `problems`."""
+    fields = _fields(kind)
+    given: dict[str, Any] = {}
+    for key, value in values.items():
+        try:
+            if key not in fields:
+                raise ValueError("unknown setting")
+            given[key] = _read(*fields[key], value)
+        except ValueError as exc:
+            problems.append(f"  {name}.{key}: {exc}")
+    if len(given) < len(values):
+        return None
+    section = kind(**given)
+    problems.extend(f"  {name}: {problem}" for problem in section.problems())
+    return section
+
+
+def _fields(kind: type[_Section]) -> dict[str, tuple[Any, Rule]]:
+    """Each setting of a section: its type and its rule (an empty one when it has none)."""
+    fields = {}
+    for key, hint in get_type_hints(kind, include_extras=True).items():
+        fields[key] = (get_args(hint)[0], get_args(hint)[1]) if get_origin(hint) is Annotated else (hint, Rule())
+    return fields
+
+
+def _read(kind: Any, rule: Rule, value: Any) -> Any:
+    """`value`, as found in TOML, JSON, the environment or a flag, checked and converted to `kind`."""
+    if rule.parse and isinstance(value, str):
+        value = rule.parse(value)
+    value = _convert(kind, value)
+    if value is None:
+        return value
+    if rule.gt is not None and not value > rule.gt:
+        raise ValueError(f"must be greater than {rule.gt:g}")
+    if rule.ge is not None and not value >= rule.ge:
+        raise ValueError(f"must be at least {rule.ge:g}")
+    if rule.le is not None and not value <= rule.le:
+        raise ValueError(f"must be at most {rule.le:g}")
+    if rule.min_length is not None and len(value) < rule.min_length:
+        raise ValueError(f"must have at least {rule.min_length} character(s)")
+    if rule.pattern is not None and not re.fullmatch(rule.pattern, value):
+        raise ValueError(f"must match {rule.pattern}")
+    return value
+
+
+def _convert(kind: Any, value: Any) -> Any:
+    if get_origin(kind) in (Union, types.UnionType):  # `X | None`
+        return None if value is None else _convert(next(arg for arg in get_args(kind) if arg is not type(None)), value)
+    if get_origin(kind) is Literal:
+        if value not in get_args(kind):
+            raise ValueError("must be one of " + ", ".join(repr(choice) for choice in get_args(kind)))
+        return value
+    return _SCALARS[kind](value)
+
+
+_TRUE = {"1", "on", "t", "true", "y", "yes"}
+_FALSE = {"0", "off", "f", "false", "n", "no"}
+
+
+def _bool(value: object) -> bool:
+    text = str(value).lower()  # True, 1, "true", "Yes", "on"...
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError("expected true or false")
+
+
+def _int(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    raise ValueError("expected an integer")
+
+
+def _float(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    raise ValueError("expected a number")
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+_SCALARS: dict[Any, Callable[[Any], Any]] = {bool: _bool, int: _int, float: _float, str: _str}

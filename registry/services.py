@@ -58,7 +58,7 @@ def s3_options(settings: Settings) -> S3Options:
         endpoint_url=storage.endpoint_url,
         path_style=storage.path_style,
         access_key=storage.access_key,
-        secret_key=storage.secret_key.get_secret_value() if storage.secret_key else None,
+        secret_key=storage.secret_key,
         sse=storage.sse,
         sse_kms_key_id=storage.sse_kms_key_id,
         storage_class=storage.storage_class,

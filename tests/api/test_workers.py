@@ -16,8 +16,18 @@ import httpx
 from tests.support.server import ServerProcess, wait_for
 
 # Libraries that serving without authentication, on disk and SQLite, never needs: the command
-# line's migrations, the PostgreSQL dialect, S3, and the token and password libraries.
-NOT_FOR_SERVING = ("alembic", "argon2", "boto3", "botocore", "cryptography", "jwt", "sqlalchemy.dialects.postgresql")
+# line's migrations, the PostgreSQL dialect, S3, the token and password libraries, and pydantic
+# (the configuration needs none).
+NOT_FOR_SERVING = (
+    "alembic",
+    "argon2",
+    "boto3",
+    "botocore",
+    "cryptography",
+    "jwt",
+    "pydantic",
+    "sqlalchemy.dialects.postgresql",
+)
 
 
 def _children(pid: int) -> set[int]:

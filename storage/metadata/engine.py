@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -81,11 +82,13 @@ def make_engine(url: str) -> Engine:
 
 # Unreachable or restarted database, lost connection, deadlock victim, busy SQLite: the
 # transaction was rolled back and a retry may well succeed.
-_LOST = (OperationalError, InterfaceError)
+# The batches' savepoint statements go straight to the SQLite driver, whose errors (a full
+# disk, an I/O error that ended the transaction) SQLAlchemy never sees to wrap.
+_LOST = (OperationalError, InterfaceError, sqlite3.OperationalError)
 
 
-def _unavailable(exc: OperationalError | InterfaceError) -> StorageUnavailable:
-    error = StorageUnavailable(f"metadata database unavailable: {exc.orig!r}"[:500])
+def _unavailable(exc: Exception) -> StorageUnavailable:
+    error = StorageUnavailable(f"metadata database unavailable: {getattr(exc, 'orig', exc)!r}"[:500])
     error.__cause__ = exc
     return error
 

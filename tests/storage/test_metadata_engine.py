@@ -7,10 +7,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Select
 
+from storage.drivers.base import StorageUnavailable
 from storage.metadata import migrate, repositories, tags
 from storage.metadata.engine import Database
 
@@ -187,3 +189,18 @@ def test_shared_writes_undo_only_the_work_that_failed(db: Database, fsyncs: _Fsy
     assert outcomes["a"] == "a" and outcomes["c"] == "c" and isinstance(outcomes["b"], RuntimeError)
     assert [_exists(db, name) for name in ("first", "a", "b", "c")] == [True, True, False, True]
     assert fsyncs.count == 2  # the first transaction, then a, b and c together
+
+
+def test_a_shared_transaction_that_breaks_fails_as_unavailable(db: Database) -> None:
+    """Errors of the savepoint statements, which go straight to the SQLite driver, are a 503
+    (retry), not an unexplained 500; the database is usable afterwards."""
+
+    def breaks(conn: Connection) -> None:
+        driver: Any = conn.connection.driver_connection
+        driver.execute("ROLLBACK")  # as SQLite does on a full disk
+
+    with pytest.raises(StorageUnavailable):
+        db.write_shared(breaks)
+    db.write_shared(lambda conn: repositories.for_push(conn, "after", create_on_push=True))
+    with db.read() as conn:
+        assert repositories.find(conn, "after") is not None

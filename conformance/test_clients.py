@@ -49,40 +49,17 @@ def test_docker_push_pull_run(daemon: Dockerd, app_image: str) -> None:
     assert daemon.docker("run", "--rm", "--network", "none", app_image).strip() == GREETING
 
 
+def _skopeo_copy(source: str, dest: str, *flags: str) -> None:
+    run("skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", *flags, source, dest)
+
+
 def test_skopeo_copies_converts_and_deletes(app_image: str, host: str, tmp_path: Path) -> None:
     target = f"{host}/clients/skopeo:oci"
-    run(
-        "skopeo",
-        "copy",
-        "-q",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        "--format",
-        "oci",
-        f"docker://{app_image}",
-        f"docker://{target}",
-    )
+    _skopeo_copy(f"docker://{app_image}", f"docker://{target}", "--format", "oci")
     raw = json.loads(run("skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{target}"))
     assert raw["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
-    run(
-        "skopeo",
-        "copy",
-        "-q",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        "--format",
-        "v2s2",
-        f"docker://{target}",
-        f"docker://{host}/clients/skopeo:docker",
-    )
-    run(
-        "skopeo",
-        "copy",
-        "-q",
-        "--src-tls-verify=false",
-        f"docker://{host}/clients/skopeo:docker",
-        f"oci:{tmp_path}/layout:copy",
-    )
+    _skopeo_copy(f"docker://{target}", f"docker://{host}/clients/skopeo:docker", "--format", "v2s2")
+    _skopeo_copy(f"docker://{host}/clients/skopeo:docker", f"oci:{tmp_path}/layout:copy")
     tags = json.loads(run("skopeo", "list-tags", "--tls-verify=false", f"docker://{host}/clients/skopeo"))
     assert sorted(tags["Tags"]) == ["docker", "oci"]
     run("skopeo", "delete", "--tls-verify=false", f"docker://{host}/clients/skopeo:docker")

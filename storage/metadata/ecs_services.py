@@ -192,3 +192,9 @@ def add_event(conn: Connection, service_id: int, message: str) -> None:
 def recent_events(conn: Connection, service_id: int, limit: int = MAX_EVENTS) -> list[EventRow]:
     query = select(events).where(events.c.service_id == service_id).order_by(events.c.id.desc()).limit(limit)
     return [EventRow(row.event_id, row.created_at, row.message) for row in conn.execute(query)]
+
+
+def uses_definition(conn: Connection, definition_id: int) -> bool:
+    in_services = select(services.c.id).where(services.c.task_definition_id == definition_id).limit(1)
+    in_deployments = select(deps.c.id).where(deps.c.task_definition_id == definition_id).limit(1)
+    return conn.execute(in_services).first() is not None or conn.execute(in_deployments).first() is not None

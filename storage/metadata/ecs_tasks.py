@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from .schema import ecs_deployments, ecs_log_streams, ecs_task_definitions, ecs_tasks
 from .upsert import insert_ignore
@@ -144,3 +144,16 @@ def images_in_use(conn: Connection) -> set[tuple[str, str | None]]:
             image = container["image"]
             found.add((image, image.partition("@")[2] or None))
     return found
+
+
+def prune_stopped(conn: Connection, before: float) -> None:
+    old = select(ecs_tasks.c.id).where(ecs_tasks.c.last_status == "STOPPED", ecs_tasks.c.stopped_at < before)
+    stale = list(conn.execute(old).scalars())
+    if stale:
+        conn.execute(delete(ecs_log_streams).where(ecs_log_streams.c.task_id.in_(stale)))
+        conn.execute(delete(ecs_tasks).where(ecs_tasks.c.id.in_(stale)))
+
+
+def uses_definition(conn: Connection, definition_id: int) -> bool:
+    query = select(ecs_tasks.c.id).where(ecs_tasks.c.task_definition_id == definition_id).limit(1)
+    return conn.execute(query).first() is not None

@@ -1,0 +1,123 @@
+"""The deployer's background work in a serving process. Every worker of every replica runs a
+Scheduler; the one that holds the `deployer` lease in the database reconciles (one at a time,
+as ECS has one scheduler per service), runs the service proxies, copies container output and
+samples CPU and memory. A holder that dies loses the lease after [deployer] lease seconds and
+another process takes over, adopting the running containers (deployer/reconciler.py).
+
+Nothing is loaded (no docker client) until a cluster exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+
+from storage.metadata import ecs_clusters, locks
+from storage.metadata.engine import Database
+
+from . import records
+from .engine import Engine
+from .logs import Collector, LogFiles
+from .options import Options
+from .proxy import Proxies
+from .reconciler import Credentials, Reconciler
+
+log = logging.getLogger("cais.deployer")
+LEASE = "deployer"
+USAGE_EVERY = 10.0  # seconds between two samples of each task's CPU and memory
+
+
+def owner_id(data_dir: str) -> str:
+    """This Cais's name on the containers it makes (kept with the data, so it survives restarts)."""
+    path = os.path.join(data_dir, "deployer", "owner")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        with open(path) as file:
+            return file.read().strip()
+    except FileNotFoundError:
+        owner = uuid.uuid4().hex
+        with open(path, "x") as file:
+            file.write(owner)
+        return owner
+
+
+def log_files(options: Options) -> LogFiles:
+    return LogFiles(os.path.join(options.data_dir, "deployer", "logs"), options.log_bytes)
+
+
+class Scheduler:
+    def __init__(self, db: Database, options: Options, credentials: Credentials, engine: Callable[[], Engine]) -> None:
+        self.db, self.options, self.credentials = db, options, credentials
+        self._new_engine = engine
+        self._holder = uuid.uuid4().hex
+        self._reconciler: Reconciler | None = None
+        self._collector: Collector | None = None
+        self._proxies = Proxies()
+        self._sampled = 0.0
+        self._warned = 0.0
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    if await asyncio.to_thread(self._lead):
+                        await self._round()
+                    elif self._reconciler is not None:
+                        await self._step_down()
+                except Exception as exc:
+                    self._warn(exc)
+                await asyncio.sleep(self.options.interval)
+        finally:
+            await self._step_down()
+
+    def _lead(self) -> bool:
+        """Take or renew the lease; False when another process holds it or there is nothing to run."""
+        with self.db.write(durable=False) as conn:
+            if not ecs_clusters.listing(conn):
+                locks.release(conn, LEASE, self._holder)
+                return False
+            return locks.acquire(conn, LEASE, self._holder, self.options.lease)
+
+    async def _round(self) -> None:
+        if self._reconciler is None:
+            engine = await asyncio.to_thread(self._new_engine)
+            self._reconciler = Reconciler(self.db, engine, self.options, self.credentials)
+            self._collector = Collector(log_files(self.options), engine.follow_logs)
+            log.info("deployer scheduler started", extra={"holder": self._holder})
+        reconciler = self._reconciler
+        await asyncio.to_thread(reconciler.tick)
+        await self._proxies.update([(t.service, t.port, t.backends) for t in reconciler.targets])
+        assert self._collector is not None
+        for task_id, containers in reconciler.running.items():
+            for container in containers:
+                self._collector.watch(task_id, container.container, container.runtime_id)
+        if time.monotonic() - self._sampled >= USAGE_EVERY:
+            self._sampled = time.monotonic()
+            await asyncio.to_thread(self._sample, reconciler)
+
+    def _sample(self, reconciler: Reconciler) -> None:
+        for task_id, containers in reconciler.running.items():
+            usages = [u for u in (reconciler.engine.usage(c.runtime_id) for c in containers) if u is not None]
+            if usages:
+                usage = {
+                    "cpuPercent": sum(u.cpu_percent for u in usages),
+                    "memoryBytes": sum(u.memory_bytes for u in usages),
+                }
+                records.update_task(self.db, task_id, {}, {"usage": usage})
+
+    async def _step_down(self) -> None:
+        await self._proxies.close()
+        if self._reconciler is not None:
+            self._reconciler.close()
+            self._reconciler = None
+            log.info("deployer scheduler stopped", extra={"holder": self._holder})
+
+    def _warn(self, exc: Exception) -> None:
+        # An unreachable dockerd fails every round: say so once a minute, not every second.
+        if time.monotonic() - self._warned >= 60:
+            self._warned = time.monotonic()
+            log.warning("deployer round failed: %s", exc, exc_info=exc)

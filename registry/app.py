@@ -25,8 +25,11 @@ from . import logs
 from .api import base, blobs, manifests, ops, uploads
 from .auth import token_endpoint
 from .auth.gate import need_of
+from .aws import protocol as aws
 from .config import Settings
+from .deploy import scheduler
 from .ecr import protocol as ecr
+from .ecs import protocol as ecs
 from .errors import OCIError, Problem, error_response
 from .jobs import every
 from .middleware import RequestContext
@@ -66,6 +69,8 @@ def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, No
     if settings.gc.enabled:
         collect = partial(run_exclusively, services.db, "gc", LEASE, services.collector.collect)
         jobs.append(every("garbage collection", settings.gc.interval, collect))
+    if settings.deployer.enabled:
+        jobs.append(scheduler(services).run())
     return jobs
 
 
@@ -96,7 +101,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + blobs.routes(services)
         + manifests.routes(services)
         + ops.routes(services)
-        + ecr.routes(services)
+        + aws.routes(services, [ecr.api(services), ecs.api(services)])
         + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )
     _check_guarded(routes)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from deployer.arns import Arns
+from deployer.host import this_host
+from deployer.options import Options
+from deployer.store import DeployerStore
 from storage.accounts import AccountStore
 from storage.blobstore import BlobStore
 from storage.drivers import open_driver
@@ -44,6 +48,7 @@ class Services:
     permissions: PermissionStore
     guard: Guard
     authority: Authority | None
+    deployer: DeployerStore
 
     def close(self) -> None:
         self.db.dispose()
@@ -84,6 +89,28 @@ def _open_authority(settings: Settings, db: Database) -> Authority | None:
     return open_authority(settings, db)
 
 
+def deployer_options(settings: Settings) -> Options:
+    deployer = settings.deployer
+    low, _, high = deployer.ports.partition("-")
+    hosts = [deployer.registry or settings.server.listen]
+    if settings.auth.public_url:
+        hosts.append(settings.auth.public_url.split("://", 1)[1])
+    return Options(
+        arns=Arns(settings.ecr.region, settings.ecr.account_id),
+        data_dir=settings.data_dir,
+        docker_host=deployer.docker_host,
+        interval=deployer.interval,
+        lease=deployer.lease,
+        drain=deployer.drain,
+        port_range=(int(low), int(high)),
+        cpu=deployer.cpu,
+        memory=deployer.memory,
+        log_bytes=deployer.log_bytes,
+        stopped_ttl=deployer.stopped_ttl,
+        registry_hosts=tuple(hosts),
+    )
+
+
 def open_services(settings: Settings) -> Services:
     db = Database(settings.metadata_url)
     driver = open_driver_from(settings)
@@ -94,6 +121,7 @@ def open_services(settings: Settings) -> Services:
     )
     create_on_push = settings.repositories.create_on_push
     authority = _open_authority(settings, db)
+    options = deployer_options(settings)
     return Services(
         settings=settings,
         db=db,
@@ -115,4 +143,5 @@ def open_services(settings: Settings) -> Services:
         permissions=PermissionStore(db),
         guard=Guard(authority),
         authority=authority,
+        deployer=DeployerStore(db, options, lambda: this_host(options.cpu, options.memory)),
     )

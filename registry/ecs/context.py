@@ -1,0 +1,41 @@
+"""What every ECS operation needs: the deployer's store, ARNs, tags and list paging."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from deployer.arns import Arns
+from deployer.store import DeployerStore
+
+from ..aws import pages
+
+T = TypeVar("T")
+PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    store: DeployerStore
+
+    @property
+    def arns(self) -> Arns:
+        return self.store.arns
+
+
+def labels(params: dict[str, Any], member: str = "tags") -> dict[str, str]:
+    return {tag["key"]: tag.get("value", "") for tag in params.get(member, [])}
+
+
+def page(items: Sequence[T], params: dict[str, Any], default: int = PAGE) -> tuple[Sequence[T], str | None]:
+    """One page of `items` and the nextToken for the rest (None: the last page)."""
+    (start,) = pages.position(params, ["0"])
+    offset = int(start) if start.isdigit() else 0
+    limit = int(params.get("maxResults", default))
+    chunk = items[offset : offset + limit]
+    return chunk, pages.token([str(offset + limit)]) if offset + limit < len(items) else None
+
+
+def with_token(result: dict[str, Any], token: str | None) -> dict[str, Any]:
+    return {**result, "nextToken": token} if token else result

@@ -89,3 +89,13 @@ class Collector:
                 self.files.append(task_id, container, [line])  # at once: `cais logs --follow` shows it
         except Exception as exc:  # the container went away: nothing more to copy
             log.debug("log collection of %s ended: %s", runtime_id, exc)
+
+
+def log_files(data_dir: str, max_bytes: int) -> LogFiles:
+    return LogFiles(os.path.join(data_dir, "deployer", "logs"), max_bytes)
+
+
+def merged(sources: list[tuple[str, Iterator[Line]]]) -> list[tuple[str, Line]]:
+    """Lines of several streams in time order (stable within a stream)."""
+    found = [(name, line) for name, lines in sources for line in lines]
+    return sorted(found, key=lambda pair: pair[1].timestamp)

@@ -21,7 +21,7 @@ from storage.metadata.engine import Database
 
 from . import records
 from .engine import Engine
-from .logs import Collector, LogFiles
+from .logs import Collector, log_files
 from .options import Options
 from .proxy import Proxies
 from .reconciler import Credentials, Reconciler
@@ -43,10 +43,6 @@ def owner_id(data_dir: str) -> str:
         with open(path, "x") as file:
             file.write(owner)
         return owner
-
-
-def log_files(options: Options) -> LogFiles:
-    return LogFiles(os.path.join(options.data_dir, "deployer", "logs"), options.log_bytes)
 
 
 class Scheduler:
@@ -86,7 +82,7 @@ class Scheduler:
         if self._reconciler is None:
             engine = await asyncio.to_thread(self._new_engine)
             self._reconciler = Reconciler(self.db, engine, self.options, self.credentials)
-            self._collector = Collector(log_files(self.options), engine.follow_logs)
+            self._collector = Collector(log_files(self.options.data_dir, self.options.log_bytes), engine.follow_logs)
             log.info("deployer scheduler started", extra={"holder": self._holder})
         reconciler = self._reconciler
         await asyncio.to_thread(reconciler.tick)

@@ -20,7 +20,7 @@ from storage.metadata import ecs_tasks as tasks
 from storage.metadata.ecs_clusters import ClusterRow, InstanceRow
 from storage.metadata.ecs_services import DeploymentRow, EventRow, ServiceRow
 from storage.metadata.ecs_taskdefs import TaskDefinitionRow
-from storage.metadata.ecs_tasks import TaskRow
+from storage.metadata.ecs_tasks import StreamRow, TaskRow
 from storage.metadata.engine import Database
 
 from . import arns, placement, ports
@@ -385,6 +385,10 @@ class DeployerStore:
             if instance is not None:
                 filters["instance_id"] = arns.last_name(instance, "container-instance")
             return cluster, tasks.listing(conn, cluster.id, **filters)
+
+    def log_streams(self, group: str | None = None, prefix: str = "") -> list[StreamRow]:
+        with self.db.read() as conn:
+            return tasks.log_streams(conn, group, prefix)
 
     # -- tags ------------------------------------------------------------------------------
     def tags(self, arn: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from .api import base, blobs, manifests, ops, uploads
 from .auth import token_endpoint
 from .auth.gate import need_of
 from .aws import protocol as aws
+from .cloudwatch import protocol as cloudwatch
 from .config import Settings
 from .deploy import scheduler
 from .ecr import protocol as ecr
@@ -101,7 +102,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + blobs.routes(services)
         + manifests.routes(services)
         + ops.routes(services)
-        + aws.routes(services, [ecr.api(services), ecs.api(services)])
+        + aws.routes(services, [ecr.api(services), ecs.api(services), cloudwatch.api(services)])
         + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )
     _check_guarded(routes)

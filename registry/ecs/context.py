@@ -29,12 +29,7 @@ def labels(params: dict[str, Any], member: str = "tags") -> dict[str, str]:
 
 
 def page(items: Sequence[T], params: dict[str, Any], default: int = PAGE) -> tuple[Sequence[T], str | None]:
-    """One page of `items` and the nextToken for the rest (None: the last page)."""
-    (start,) = pages.position(params, ["0"])
-    offset = int(start) if start.isdigit() else 0
-    limit = int(params.get("maxResults", default))
-    chunk = items[offset : offset + limit]
-    return chunk, pages.token([str(offset + limit)]) if offset + limit < len(items) else None
+    return pages.offset_page(items, params, default)
 
 
 def with_token(result: dict[str, Any], token: str | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from .schema import ecs_deployments, ecs_log_streams, ecs_task_definitions, ecs_tasks
+from .schema import ecs_clusters, ecs_deployments, ecs_log_streams, ecs_services, ecs_task_definitions, ecs_tasks
 from .upsert import insert_ignore
 
 LIVE = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING")
@@ -115,15 +115,27 @@ class StreamRow:
     task_id: str
     container: str
     created_at: float
+    cluster: str
+    service: str | None
 
 
 def log_streams(conn: Connection, group: str | None = None, prefix: str = "") -> list[StreamRow]:
-    query = select(ecs_log_streams).order_by(ecs_log_streams.c.log_group, ecs_log_streams.c.stream)
+    """awslogs streams with the cluster and service of their task (who may read them)."""
+    query = (
+        select(ecs_log_streams, ecs_clusters.c.name.label("cluster"), ecs_services.c.name.label("service"))
+        .join(ecs_tasks, ecs_tasks.c.id == ecs_log_streams.c.task_id)
+        .join(ecs_clusters, ecs_clusters.c.id == ecs_tasks.c.cluster_id)
+        .outerjoin(ecs_services, ecs_services.c.id == ecs_tasks.c.service_id)
+        .order_by(ecs_log_streams.c.log_group, ecs_log_streams.c.stream)
+    )
     if group is not None:
         query = query.where(ecs_log_streams.c.log_group == group)
     if prefix:
         query = query.where(ecs_log_streams.c.stream.startswith(prefix, autoescape=True))
-    return [StreamRow(r.log_group, r.stream, r.task_id, r.container, r.created_at) for r in conn.execute(query)]
+    return [
+        StreamRow(r.log_group, r.stream, r.task_id, r.container, r.created_at, r.cluster, r.service)
+        for r in conn.execute(query)
+    ]
 
 
 def images_in_use(conn: Connection) -> set[tuple[str, str | None]]:

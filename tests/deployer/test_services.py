@@ -120,3 +120,84 @@ def test_rolling_update_is_invisible_and_a_failing_one_rolls_back(deployer: Depl
     assert detail["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
     assert detail["deploymentCircuitBreaker"]["failureCount"] >= 3 == detail["deploymentCircuitBreaker"]["threshold"]
     assert "circuit breaker" in detail["rollback"]["reason"]
+
+
+def _tasks(ecs: Any, cluster: str, status: str = "RUNNING", **filters: Any) -> list[dict[str, Any]]:
+    arns = ecs.list_tasks(cluster=cluster, desiredStatus=status, **filters)["taskArns"]
+    found: list[dict[str, Any]] = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+    return found
+
+
+def test_failed_tasks_are_replaced(deployer: Deployer) -> None:
+    """An essential container that exits, and one killed behind Cais's back, are noticed and replaced."""
+    ecs = deployer.ecs()
+    cluster, family = unique("heal"), unique("worker")
+    ecs.create_cluster(clusterName=cluster)
+    container = {
+        "name": "worker",
+        "image": deployer.image("1"),
+        "memory": 16,
+        "command": ["sh", "-c", "if [ -e /tmp/crashed ]; then exec sleep 600; fi; touch /tmp/crashed; sleep 1; exit 3"],
+        "stopTimeout": 2,
+    }
+    arn = ecs.register_task_definition(family=family, containerDefinitions=[container])["taskDefinition"]
+    ecs.create_service(cluster=cluster, serviceName="worker", taskDefinition=arn["taskDefinitionArn"], desiredCount=1)
+    exited = wait_until(lambda: _tasks(ecs, cluster, "STOPPED", serviceName="worker"))[0]
+    assert exited["stopCode"] == "EssentialContainerExited"
+    assert exited["containers"][0]["exitCode"] == 3 and "exit code 3" in exited["stoppedReason"]
+    first = wait_until(lambda: [t for t in _tasks(ecs, cluster, serviceName="worker") if t["lastStatus"] == "RUNNING"])
+    assert first[0]["taskArn"] != exited["taskArn"]
+
+    runtime = first[0]["containers"][0]["runtimeId"]
+    deployer.daemon.docker("rm", "-f", runtime)  # behind Cais's back
+    replaced = wait_until(
+        lambda: [
+            t
+            for t in _tasks(ecs, cluster, serviceName="worker")
+            if t["taskArn"] != first[0]["taskArn"] and t["lastStatus"] == "RUNNING"
+        ]
+    )
+    assert len(replaced) == 1
+    gone = ecs.describe_tasks(cluster=cluster, tasks=[first[0]["taskArn"]])["tasks"][0]
+    # Seen exiting (137, killed) or already gone, depending on when the scheduler looked.
+    assert gone["lastStatus"] == "STOPPED" and gone["stopCode"] == "EssentialContainerExited"
+    assert len(_tasks(ecs, cluster, serviceName="worker")) == 1
+
+
+def test_placement_by_memory_and_draining(deployer: Deployer) -> None:
+    ecs = deployer.ecs()
+    cluster = unique("place")
+    ecs.create_cluster(clusterName=cluster)
+    instance = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"][0]
+    described = ecs.describe_container_instances(cluster=cluster, containerInstances=[instance])["containerInstances"]
+    registered = {r["name"]: r for r in described[0]["registeredResources"]}
+    memory = registered["MEMORY"]["integerValue"]
+    huge = {"name": "big", "image": deployer.image("1"), "memory": memory + 1}
+    big = ecs.register_task_definition(family=unique("big"), containerDefinitions=[huge])["taskDefinition"]
+    result = ecs.run_task(cluster=cluster, taskDefinition=big["taskDefinitionArn"])
+    assert result["tasks"] == [] and result["failures"][0]["reason"] == "RESOURCE:MEMORY"
+    ecs.create_service(cluster=cluster, serviceName="big", taskDefinition=big["taskDefinitionArn"], desiredCount=1)
+    event = wait_until(
+        lambda: [e["message"] for e in _service(ecs, cluster, "big")["events"] if "unable to place" in e["message"]]
+    )
+    assert "insufficient memory available" in event[0]
+    ecs.delete_service(cluster=cluster, service="big", force=True)
+
+    small = {"name": "small", "image": deployer.image("1"), "memory": 16, "command": ["sleep", "600"], "stopTimeout": 2}
+    definition = ecs.register_task_definition(family=unique("small"), containerDefinitions=[small])["taskDefinition"]
+    config = {"minimumHealthyPercent": 0, "maximumPercent": 100}
+    ecs.create_service(
+        cluster=cluster,
+        serviceName="small",
+        taskDefinition=definition["taskDefinitionArn"],
+        desiredCount=2,
+        deploymentConfiguration=config,
+    )
+    wait_until(lambda: _service(ecs, cluster, "small")["runningCount"] == 2)
+    drained = ecs.update_container_instances_state(cluster=cluster, containerInstances=[instance], status="DRAINING")
+    assert drained["containerInstances"][0]["status"] == "DRAINING"
+    wait_until(lambda: not _tasks(ecs, cluster, serviceName="small"))
+    stopped = _tasks(ecs, cluster, "STOPPED", serviceName="small")
+    assert {t["stoppedReason"] for t in stopped} == {"Container instance is being drained"}
+    run = ecs.run_task(cluster=cluster, taskDefinition=definition["taskDefinitionArn"])
+    assert run["failures"][0]["reason"] == "RESOURCE:STATUS"

@@ -294,7 +294,11 @@ class DeployerStore:
         with self.db.read() as conn:
             cluster = _cluster(conn, cluster_ref)
             service = _service(conn, cluster, name)
-            return _service_state(conn, cluster, service, 0), services.deployments(conn, service.id, True)
+            history = services.deployments(conn, service.id, True)
+            state = _service_state(conn, cluster, service, 0)
+            for row in history:
+                state.definitions.setdefault(row.task_definition_id, taskdefs.by_id(conn, row.task_definition_id))
+            return state, history
 
     def deployment(self, arn: str) -> tuple[ServiceState, DeploymentRow]:
         """A service deployment by its ARN."""

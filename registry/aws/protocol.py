@@ -28,7 +28,7 @@ from .signing import Principal, authenticate
 class Api:
     """One AWS service: its model, its operations and how it decides and reports."""
 
-    model: str  # botocore's name for it: ecr, ecs, logs
+    model: str  # botocore's name for it, also the service of its SigV4 credential scope: ecr, ecs, logs
     target_prefix: str  # the X-Amz-Target prefix (the model's targetPrefix)
     handlers: dict[str, Handler]
     authorize: Callable[[Principal, str, dict[str, Any]], None]  # (caller, operation, members)
@@ -67,7 +67,7 @@ def routes(services: Services, apis: list[Api]) -> list[Route]:
             if api is None or operation is None or name not in api.handlers:
                 raise AwsError(Common.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
             raw = await read_body(request, api.max_body, partial(AwsError, Common.SERIALIZATION))
-            principal = await authenticate(request, raw, services.authority)
+            principal = await authenticate(request, raw, services.authority, api.model)
             params = shapes.validate(operation, _json(raw))
             api.authorize(principal, name, params)
             result = await api.handlers[name](Call(request, principal, params))

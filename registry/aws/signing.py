@@ -81,7 +81,8 @@ def parse_authorization(header: str) -> SignedRequest:
     )
 
 
-async def authenticate(request: Request, body: bytes, authority: Authority | None) -> Principal:
+async def authenticate(request: Request, body: bytes, authority: Authority | None, service: str) -> Principal:
+    """The caller of a request signed for `service` (SigV4's credential scope: ecr, ecs, logs)."""
     if authority is None:
         header = request.headers.get("authorization")
         if header is None:
@@ -90,7 +91,7 @@ async def authenticate(request: Request, body: bytes, authority: Authority | Non
         return Principal(signed.access_key_id, signed.access_key_id)
     try:
         signed_request = sigv4.from_asgi(request.scope, body)
-        verified = await blocking(sigv4.verify, signed_request, authority.directory.aws_credential)
+        verified = await blocking(sigv4.verify, signed_request, authority.directory.aws_credential, service)
     except sigv4.SigV4Error as exc:
         raise AwsError(_SIGV4_FAULTS[type(exc)], str(exc)) from None
     rules = await blocking(authority.directory.rules, verified.principal)

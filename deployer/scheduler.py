@@ -28,7 +28,7 @@ from .reconciler import Credentials, Reconciler
 
 log = logging.getLogger("cais.deployer")
 LEASE = "deployer"
-USAGE_EVERY = 10.0  # seconds between two samples of each task's CPU and memory
+USAGE_EVERY = 10  # rounds between two samples of each task's CPU and memory (docker stats)
 
 
 def owner_id(data_dir: str) -> str:
@@ -91,7 +91,7 @@ class Scheduler:
         for task_id, containers in reconciler.running.items():
             for container in containers:
                 self._collector.watch(task_id, container.container, container.runtime_id)
-        if time.monotonic() - self._sampled >= USAGE_EVERY:
+        if time.monotonic() - self._sampled >= USAGE_EVERY * self.options.interval:
             self._sampled = time.monotonic()
             await asyncio.to_thread(self._sample, reconciler)
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client.registry import Collector
 
 REQUESTS = Counter("cais_http_requests_total", "HTTP requests served", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -31,12 +32,18 @@ def uploading() -> Iterator[None]:
         UPLOADS.dec()
 
 
-def exposition() -> bytes:
+def exposition(*extra: Collector) -> bytes:
+    """The metrics of every worker, then those of `extra` collectors (which read shared state)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-    return generate_latest(DEFAULT_REGISTRY)
+        own = generate_latest(registry)
+    else:
+        own = generate_latest(DEFAULT_REGISTRY)
+    shared = CollectorRegistry()
+    for collector in extra:
+        shared.register(collector)
+    return own + generate_latest(shared)
 
 
 # The labelled children of each (route, method, status), found once: labels() validates and

@@ -7,6 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from deployer.metrics import DeployerMetrics
+
 from .. import metrics
 from ..auth.gate import Need
 from ..errors import OCIError, Problem
@@ -27,9 +29,12 @@ def routes(services: Services) -> list[Route]:
             raise OCIError(Problem.UNAVAILABLE, f"metadata database unreachable: {type(exc).__name__}") from exc
         return JSONResponse({"status": "ok"})
 
+    deployer = DeployerMetrics(services.db)
+
     @services.guard.requires(Need.PUBLIC)
     async def metrics_endpoint(request: Request) -> Response:
-        return Response(await blocking(metrics.exposition), media_type="text/plain; version=0.0.4")
+        body = await blocking(metrics.exposition, deployer)
+        return Response(body, media_type="text/plain; version=0.0.4")
 
     return [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import httpx
+
 from tests.support.server import free_port
 
 from .conftest import Deployer, get, unique, wait_until, web_definition
@@ -45,6 +47,14 @@ def test_a_service_of_three_reaches_steady_state(deployer: Deployer) -> None:
         assert task["containers"][0]["imageDigest"].startswith("sha256:")
     ports = {task["containers"][0]["networkBindings"][0]["hostPort"] for task in tasks["tasks"]}
     assert len(ports) == 3  # every task listens on a host port of its own
+
+    def metrics() -> str | None:
+        text = httpx.get(f"{deployer.url}/metrics").text
+        return text if text.count(f'cais_deployer_task_memory_bytes{{cluster="{cluster}"') == 3 else None
+
+    text = wait_until(metrics)
+    assert f'cais_deployer_service_tasks{{cluster="{cluster}",service="web",state="running"}} 3.0' in text
+    assert f'cais_deployer_deployments{{cluster="{cluster}",rollout_state="COMPLETED",service="web"}} 1.0' in text
 
 
 class Prober:

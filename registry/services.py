@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
+from deployer import retention
 from deployer.arns import Arns
 from deployer.host import this_host
 from deployer.options import Options
@@ -137,7 +139,7 @@ def open_services(settings: Settings) -> Services:
         repositories=RepositoryStore(db),
         images=ImageStore(db),
         pulls=PullRecorder(db),
-        lifecycle=Lifecycle(db),
+        lifecycle=Lifecycle(db, partial(retention.in_use, db, options.registry_hosts)),
         collector=Collector(db, driver, settings.gc.grace),
         accounts=AccountStore(db),
         permissions=PermissionStore(db),

@@ -3,11 +3,13 @@ service proxy, the circuit breaker, replacement of failed tasks, placement and d
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 import httpx
 
+from tests.ecr.conftest import ecr_client
 from tests.support.server import free_port
 
 from .conftest import Deployer, get, unique, wait_until, web_definition
@@ -130,6 +132,24 @@ def test_rolling_update_is_invisible_and_a_failing_one_rolls_back(deployer: Depl
     assert detail["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
     assert detail["deploymentCircuitBreaker"]["failureCount"] >= 3 == detail["deploymentCircuitBreaker"]["threshold"]
     assert "circuit breaker" in detail["rollback"]["reason"]
+
+    # Retention: a policy keeping only the newest image spares what runs (v2) and the rollback
+    # target (v1), and expires the failed v3.
+    newest = deployer.image("4")
+    ecr = ecr_client(deployer.url)
+    policy = {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+    ecr.start_lifecycle_policy_preview(repositoryName="apps/web", lifecyclePolicyText=json.dumps(policy))
+    preview = ecr.get_lifecycle_policy_preview(repositoryName="apps/web")["previewResults"]
+    expiring = {tag for result in preview for tag in result.get("imageTags", [])}
+    assert "3" in expiring and not expiring & {"1", "2", newest.rsplit(":", 1)[1]}, preview
 
 
 def _tasks(ecs: Any, cluster: str, status: str = "RUNNING", **filters: Any) -> list[dict[str, Any]]:

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 
 from conformance.client import Registry
 from conformance.clienttools import Dockerd, dockerd
+from tests.support.aws import aws_client
 from tests.support.server import ServerProcess, free_port
 
 from .images import push, web_image
@@ -37,14 +36,7 @@ def daemon() -> Iterator[Dockerd]:
 
 
 def ecs_client(url: str, key_id: str = "x", secret: str = "y", validate: bool = True) -> Any:
-    client = boto3.client(
-        "ecs",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-        config=Config(parameter_validation=validate, retries={"max_attempts": 1}),
-    )
+    client = aws_client("ecs", url, validate, key_id, secret)
     check_responses(client)
     return client
 

@@ -73,8 +73,9 @@ class Collector:
         self._threads: dict[str, threading.Thread] = {}
 
     def watch(self, task_id: str, container: str, runtime_id: str) -> None:
-        current = self._threads.get(runtime_id)
-        if current is not None and current.is_alive():
+        for finished in [key for key, thread in self._threads.items() if not thread.is_alive()]:
+            del self._threads[finished]
+        if runtime_id in self._threads:
             return
         thread = threading.Thread(
             target=self._copy, args=(task_id, container, runtime_id), name=f"logs-{task_id[:8]}", daemon=True

@@ -27,12 +27,14 @@ from storage.metadata.engine import Database
 
 from . import planner, ports, records
 from .engine import ContainerSpec, Engine, EngineError, HealthSpec, Observed, TaskSpec
+from .logs import log_files
 from .options import Options
 from .records import Snapshot
 from .store import ServiceState
 from .taskdefs import start_order
 
 log = logging.getLogger("cais.deployer")
+PRUNE_EVERY = 60  # rounds between two removals of long-STOPPED tasks
 # repository -> X-Registry-Auth contents for pulling it from this registry (None: no auth).
 Credentials = Callable[[str], dict[str, str] | None]
 
@@ -53,6 +55,8 @@ class Reconciler:
         self._busy: set[str] = set()
         self.targets: list[Target] = []
         self.running: dict[str, list[Observed]] = {}  # task id -> its running containers (logs, stats)
+        self.files = log_files(options.data_dir, options.log_bytes)
+        self._rounds = 0
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -76,7 +80,10 @@ class Reconciler:
         self.running = {
             task_id: [c for c in found if c.running] for task_id, found in observed.items() if task_id in known
         }
-        records.prune(self.db, now - self.options.stopped_ttl)
+        self._rounds += 1
+        if self._rounds % PRUNE_EVERY == 0:
+            for task_id in records.prune(self.db, now - self.options.stopped_ttl):
+                self.files.remove(task_id)
 
     # -- tasks -----------------------------------------------------------------------------
     def _sync(self, task: TaskRow, found: list[Observed], snap: Snapshot, now: float) -> None:

@@ -195,10 +195,12 @@ def resolve_digest(db: Database, repository: str, tag: str) -> str | None:
         return tag_rows.resolve(conn, repository, tag)
 
 
-def prune(db: Database, before: float) -> None:
-    """Forget STOPPED tasks older than `before` and task definitions deleted that nothing uses."""
+def prune(db: Database, before: float) -> list[str]:
+    """Forget STOPPED tasks older than `before` (returns their ids) and task definitions deleted
+    that nothing uses."""
     with db.write(durable=False) as conn:
-        tasks.prune_stopped(conn, before)
+        pruned = tasks.prune_stopped(conn, before)
         for definition in taskdefs.listing(conn, None, "DELETE_IN_PROGRESS", False, 0, 1000):
             if not tasks.uses_definition(conn, definition.id) and not services.uses_definition(conn, definition.id):
                 taskdefs.remove(conn, definition.id)
+        return pruned

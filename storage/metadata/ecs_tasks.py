@@ -158,12 +158,13 @@ def images_in_use(conn: Connection) -> set[tuple[str, str | None]]:
     return found
 
 
-def prune_stopped(conn: Connection, before: float) -> None:
+def prune_stopped(conn: Connection, before: float) -> list[str]:
     old = select(ecs_tasks.c.id).where(ecs_tasks.c.last_status == "STOPPED", ecs_tasks.c.stopped_at < before)
     stale = list(conn.execute(old).scalars())
     if stale:
         conn.execute(delete(ecs_log_streams).where(ecs_log_streams.c.task_id.in_(stale)))
         conn.execute(delete(ecs_tasks).where(ecs_tasks.c.id.in_(stale)))
+    return stale
 
 
 def uses_definition(conn: Connection, definition_id: int) -> bool:

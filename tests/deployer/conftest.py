@@ -110,8 +110,8 @@ def web_definition(image: str, port: int, family: str, **container: Any) -> dict
         "healthCheck": {
             "command": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:$PORT/ || exit 1"],
             "interval": 1,
-            "timeout": 2,
-            "retries": 2,
+            "timeout": 5,  # generous: a loaded machine must not fail a good revision
+            "retries": 3,
             "startPeriod": 0,
         },
         "stopTimeout": 2,

@@ -121,7 +121,7 @@ def test_rolling_update_is_invisible_and_a_failing_one_rolls_back(deployer: Depl
         rolled = wait_until(
             lambda: [d for d in _deployments(ecs, cluster) if d["status"] == "ROLLBACK_SUCCESSFUL"], timeout=120
         )
-    assert prober.failures == 0 and prober.seen == {"version 2"}, vars(prober)
+    assert prober.failures == 0 and prober.seen == {"version 2"}, (vars(prober), _service(ecs, cluster, "web"))
     service = wait_until(lambda: _steady(ecs, cluster, "web"))
     assert service["taskDefinition"] == second
     messages = [e["message"] for e in service["events"]]
@@ -163,30 +163,33 @@ def test_failed_tasks_are_replaced(deployer: Deployer) -> None:
     ecs = deployer.ecs()
     cluster, family = unique("heal"), unique("worker")
     ecs.create_cluster(clusterName=cluster)
-    container = {
-        "name": "worker",
-        "image": deployer.image("1"),
-        "memory": 16,
-        "command": ["sh", "-c", "if [ -e /tmp/crashed ]; then exec sleep 600; fi; touch /tmp/crashed; sleep 1; exit 3"],
-        "stopTimeout": 2,
-    }
-    arn = ecs.register_task_definition(family=family, containerDefinitions=[container])["taskDefinition"]
+    container = {"name": "worker", "image": deployer.image("1"), "memory": 16, "stopTimeout": 2}
+    crashing = {**container, "command": ["sh", "-c", "sleep 1; exit 3"]}
+    arn = ecs.register_task_definition(family=family, containerDefinitions=[crashing])["taskDefinition"]
     ecs.create_service(cluster=cluster, serviceName="worker", taskDefinition=arn["taskDefinitionArn"], desiredCount=1)
     exited = wait_until(lambda: _tasks(ecs, cluster, "STOPPED", serviceName="worker"))[0]
     assert exited["stopCode"] == "EssentialContainerExited"
     assert exited["containers"][0]["exitCode"] == 3 and "exit code 3" in exited["stoppedReason"]
-    first = wait_until(lambda: [t for t in _tasks(ecs, cluster, serviceName="worker") if t["lastStatus"] == "RUNNING"])
-    assert first[0]["taskArn"] != exited["taskArn"]
+    # Replaced: another task of the service started after the first one stopped.
+    wait_until(
+        lambda: {t["taskArn"] for s in ("RUNNING", "STOPPED") for t in _tasks(ecs, cluster, s)} - {exited["taskArn"]}
+    )
+    assert _service(ecs, cluster, "worker")["deployments"][0]["failedTasks"] >= 1
 
-    runtime = first[0]["containers"][0]["runtimeId"]
-    deployer.daemon.docker("rm", "-f", runtime)  # behind Cais's back
-    replaced = wait_until(
-        lambda: [
+    steady = {**container, "command": ["sleep", "600"]}
+    arn = ecs.register_task_definition(family=family, containerDefinitions=[steady])["taskDefinition"]
+    ecs.update_service(cluster=cluster, service="worker", taskDefinition=arn["taskDefinitionArn"])
+
+    def running() -> list[dict[str, Any]]:
+        return [
             t
             for t in _tasks(ecs, cluster, serviceName="worker")
-            if t["taskArn"] != first[0]["taskArn"] and t["lastStatus"] == "RUNNING"
+            if t["lastStatus"] == "RUNNING" and t["taskDefinitionArn"] == arn["taskDefinitionArn"]
         ]
-    )
+
+    first = wait_until(running)
+    deployer.daemon.docker("rm", "-f", first[0]["containers"][0]["runtimeId"])  # behind Cais's back
+    replaced = wait_until(lambda: [t for t in running() if t["taskArn"] != first[0]["taskArn"]])
     assert len(replaced) == 1
     gone = ecs.describe_tasks(cluster=cluster, tasks=[first[0]["taskArn"]])["tasks"][0]
     # Seen exiting (137, killed) or already gone, depending on when the scheduler looked.

@@ -19,6 +19,7 @@ The reconciler applies the actions; tests/unit/test_planner.py checks the bounds
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -201,7 +202,8 @@ def plan(
         elif need > 0 and not stopping and spec.max_running <= spec.min_healthy:
             result.actions.append(Stuck(_stuck_message(spec)))
 
-    remaining = [t for t in live if t.id not in stopping]
+    # Tasks stopped in this round still run until they are STOPPED: the rollout waits for them.
+    remaining = [dataclasses.replace(t, desired_running=False) if t.id in stopping else t for t in live]
     if rollout == IN_PROGRESS and _complete(spec, primary, remaining):
         result.actions.append(Settle(primary.id, COMPLETED, f"ECS deployment {primary.id} completed."))
     for other in deployments:

@@ -76,7 +76,8 @@ class Reconciler:
         snap = records.snapshot(self.db)
         for state in snap.services:
             self._plan(state, snap, now)
-        self.targets = _targets(snap)
+        # From the state just recorded: a task stopped in this round leaves its proxy now.
+        self.targets = _targets(records.snapshot(self.db))
         self.running = {
             task_id: [c for c in found if c.running] for task_id, found in observed.items() if task_id in known
         }

@@ -54,6 +54,7 @@ class Scheduler:
         self._collector: Collector | None = None
         self._proxies = Proxies()
         self._sampled = 0.0
+        self._sampling: asyncio.Future[None] | None = None
         self._warned = 0.0
 
     async def run(self) -> None:
@@ -71,9 +72,14 @@ class Scheduler:
             await self._step_down()
 
     def _lead(self) -> bool:
-        """Take or renew the lease; False when another process holds it or there is nothing to run."""
+        """Take or renew the lease; False when another process holds it or there is nothing to run
+        (a registry without clusters only reads: no write lock taken every round)."""
+        with self.db.read() as conn:
+            idle = not ecs_clusters.listing(conn)
+        if idle and self._reconciler is None:
+            return False
         with self.db.write(durable=False) as conn:
-            if not ecs_clusters.listing(conn):
+            if idle:
                 locks.release(conn, LEASE, self._holder)
                 return False
             return locks.acquire(conn, LEASE, self._holder, self.options.lease)
@@ -91,9 +97,17 @@ class Scheduler:
         for task_id, containers in reconciler.running.items():
             for container in containers:
                 self._collector.watch(task_id, container.container, container.runtime_id)
-        if time.monotonic() - self._sampled >= USAGE_EVERY * self.options.interval:
+        if time.monotonic() - self._sampled >= USAGE_EVERY * self.options.interval and self._sampling is None:
+            # In the background: docker stats take a while per container, and the next rounds
+            # (and the proxies' targets) must not wait for them.
             self._sampled = time.monotonic()
-            await asyncio.to_thread(self._sample, reconciler)
+            self._sampling = asyncio.ensure_future(asyncio.to_thread(self._sample, reconciler))
+            self._sampling.add_done_callback(self._sampled_done)
+
+    def _sampled_done(self, future: asyncio.Future[None]) -> None:
+        self._sampling = None
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("sampling task usage failed: %s", future.exception())
 
     def _sample(self, reconciler: Reconciler) -> None:
         for task_id, containers in reconciler.running.items():

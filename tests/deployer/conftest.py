@@ -74,6 +74,14 @@ def start_deployer(daemon: Dockerd, workdir: Path, env: dict[str, str] | None = 
     return ServerProcess(workdir / "data", free_port(), env=settings).start()
 
 
+def remove_containers(daemon: Dockerd, server: ServerProcess) -> None:
+    """What a stopped Cais left running on the shared dockerd (stopping Cais leaves tasks running)."""
+    owner = (server.data_dir / "deployer" / "owner").read_text().strip()
+    found = daemon.docker("ps", "-aq", "--filter", f"label=cais.owner={owner}").split()
+    if found:
+        daemon.docker("rm", "-f", *found)
+
+
 @pytest.fixture(scope="module")
 def deployer(daemon: Dockerd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployer]:
     workdir = tmp_path_factory.mktemp("deployer")
@@ -82,6 +90,7 @@ def deployer(daemon: Dockerd, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield Deployer(server, daemon, workdir)
     finally:
         server.stop()
+        remove_containers(daemon, server)
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.3) -> Any:

@@ -20,7 +20,7 @@ from registry.aws.model import service as aws_service
 from tests.support.auth import AUTH_ENV, cli
 from tests.support.server import ServerProcess, free_port
 
-from .conftest import Deployer, ecs_client, start_deployer, unique, wait_until, web_definition
+from .conftest import Deployer, ecs_client, remove_containers, start_deployer, unique, wait_until, web_definition
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +198,4 @@ def test_deploy_permission_and_pulls_with_a_minted_credential(daemon: Dockerd, t
         assert operator.list_tasks(cluster="prod")["taskArns"]
     finally:
         server.stop()
+        remove_containers(daemon, server)

@@ -8,7 +8,7 @@ from pathlib import Path
 from conformance.clienttools import Dockerd
 from tests.support.server import ServerProcess, free_port
 
-from .conftest import Deployer, ecs_client, start_deployer, unique, wait_until, web_definition
+from .conftest import Deployer, ecs_client, remove_containers, start_deployer, unique, wait_until, web_definition
 
 
 def test_rollout_continues_after_kill_9(daemon: Dockerd, tmp_path: Path) -> None:
@@ -55,3 +55,4 @@ def test_rollout_continues_after_kill_9(daemon: Dockerd, tmp_path: Path) -> None
         assert sorted(running) == sorted(f"cais-{arn.rsplit('/', 1)[1]}-web" for arn in v2_tasks())
     finally:
         server.stop()
+        remove_containers(daemon, server)

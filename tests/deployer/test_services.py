@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -64,6 +65,7 @@ class Prober:
 
     def __init__(self, port: int) -> None:
         self.port, self.seen, self.failures, self.requests = port, set[str](), 0, 0
+        self.log: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -83,6 +85,8 @@ class Prober:
                 self.failures += 1
             else:
                 self.seen.add(body.strip())
+                if not self.log or self.log[-1][1] != body.strip():
+                    self.log.append((time.time(), body.strip()))
             self._stop.wait(0.05)
 
 
@@ -121,7 +125,7 @@ def test_rolling_update_is_invisible_and_a_failing_one_rolls_back(deployer: Depl
         rolled = wait_until(
             lambda: [d for d in _deployments(ecs, cluster) if d["status"] == "ROLLBACK_SUCCESSFUL"], timeout=120
         )
-    assert prober.failures == 0 and prober.seen == {"version 2"}, (vars(prober), _service(ecs, cluster, "web"))
+    assert prober.failures == 0 and prober.seen == {"version 2"}, vars(prober)
     service = wait_until(lambda: _steady(ecs, cluster, "web"))
     assert service["taskDefinition"] == second
     messages = [e["message"] for e in service["events"]]

@@ -45,9 +45,5 @@ class DeploymentNotFound(DeployError):
     pass
 
 
-class Conflict(DeployError):
-    pass
-
-
 class ResourceNotFound(DeployError):
     pass

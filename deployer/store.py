@@ -4,7 +4,6 @@ The scheduler's side (task transitions, applying plans) is in records.py."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -585,7 +584,3 @@ def _usage(instance: InstanceRow, live: list[TaskRow]) -> placement.Instance:
         sum(t.cpu for t in here),
         sum(t.memory for t in here),
     )
-
-
-def as_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))

@@ -23,7 +23,6 @@ class Fault(Common):
         "ClusterContainsContainerInstancesException", 400, "the cluster has registered container instances"
     )
     DEPLOYMENT_NOT_FOUND = Row("ServiceDeploymentNotFoundException", 400, "service deployment not found")
-    CONFLICT = Row("ConflictException", 400, "conflict")
     RESOURCE_NOT_FOUND = Row("ResourceNotFoundException", 400, "The specified resource could not be found.")
     SERVER = Row("ServerException", 500, "internal server error")
 
@@ -35,7 +34,6 @@ _DEPLOY_FAULTS: dict[type[deploy.DeployError], Row] = {
     deploy.ServiceNotFound: Fault.SERVICE_NOT_FOUND,
     deploy.ServiceNotActive: Fault.SERVICE_NOT_ACTIVE,
     deploy.DeploymentNotFound: Fault.DEPLOYMENT_NOT_FOUND,
-    deploy.Conflict: Fault.CONFLICT,
     deploy.ResourceNotFound: Fault.RESOURCE_NOT_FOUND,
 }
 _NOT_EMPTY = {

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.auth import cli
+from tests.support.aws import aws_client
 from tests.support.server import free_port
 
 from .conftest import Deployer, unique, wait_until, web_definition
@@ -39,23 +40,27 @@ def test_cli_smoke(deployer: Deployer, tmp_path: Path) -> None:
     assert arn.endswith(f"task-definition/{family}:1")
     cli(data, "deploy", "create", f"{cluster}/web", "--task-definition", family, "--count", "1", "--circuit-breaker")
 
+    ecs = deployer.ecs()  # polls with boto3 (each `aws` run costs a second of start-up)
+
     def stable() -> bool:
-        found = aws(deployer, "ecs", "describe-services", "--cluster", cluster, "--services", "web")["services"][0]
+        found = ecs.describe_services(cluster=cluster, services=["web"])["services"][0]
         return bool(found["runningCount"] == 1 and found["deployments"][0]["rolloutState"] == "COMPLETED")
 
     wait_until(stable)
     aws(deployer, "ecs", "wait", "services-stable", "--cluster", cluster, "--services", "web")
-    task = aws(deployer, "ecs", "list-tasks", "--cluster", cluster, "--service-name", "web")["taskArns"][0]
+    described = aws(deployer, "ecs", "describe-services", "--cluster", cluster, "--services", "web")["services"][0]
+    assert described["runningCount"] == 1 and described["status"] == "ACTIVE"
+    task = ecs.list_tasks(cluster=cluster, serviceName="web")["taskArns"][0]
     task_id = task.rsplit("/", 1)[1]
     stream = f"app/web/{task_id}"
     streams = aws(deployer, "logs", "describe-log-streams", "--log-group-name", group)["logStreams"]
     assert [s["logStreamName"] for s in streams] == [stream]
 
-    def logged() -> list[str]:
-        events = aws(deployer, "logs", "get-log-events", "--log-group-name", group, "--log-stream-name", stream)
-        return [e["message"] for e in events["events"]]
-
-    assert wait_until(logged) == [f"serving version 1 on {_host_port(deployer, cluster, task)}"]
+    logs = aws_client("logs", deployer.url)
+    wait_until(lambda: logs.get_log_events(logGroupName=group, logStreamName=stream)["events"])
+    events = aws(deployer, "logs", "get-log-events", "--log-group-name", group, "--log-stream-name", stream)
+    port = ecs.describe_tasks(cluster=cluster, tasks=[task])["tasks"][0]["containers"][0]["networkBindings"][0]
+    assert [e["message"] for e in events["events"]] == [f"serving version 1 on {port['hostPort']}"]
     filtered = aws(deployer, "logs", "filter-log-events", "--log-group-name", group, "--filter-pattern", "serving")
     assert [e["logStreamName"] for e in filtered["events"]] == [stream]
 
@@ -70,8 +75,3 @@ def test_cli_smoke(deployer: Deployer, tmp_path: Path) -> None:
     ).items()
     bad = cli(data, "deploy", "create", f"{cluster}/other", "--task-definition", "nope", check=False)
     assert bad.returncode == 1 and bad.stderr.strip() == "cais: Unable to describe task definition."
-
-
-def _host_port(deployer: Deployer, cluster: str, task: str) -> int:
-    found = aws(deployer, "ecs", "describe-tasks", "--cluster", cluster, "--tasks", task)["tasks"][0]
-    return int(found["containers"][0]["networkBindings"][0]["hostPort"])

@@ -66,7 +66,9 @@ class LogFiles:
 
 class Collector:
     """One thread per running container, copying its output into the task's log file; it
-    resumes after the last line kept, so a restarted Cais neither loses nor repeats lines."""
+    resumes after the last line kept, so a restarted Cais neither loses nor repeats lines.
+    Threads of their own, not the process's worker threads: a follower lives as long as its
+    container, and a few dozen of them would hold every worker thread."""
 
     def __init__(self, files: LogFiles, follow: Callable[[str, float], Iterator[tuple[float, str]]]) -> None:
         self.files, self._follow = files, follow

@@ -7,8 +7,9 @@ Task lifecycle, as ECS names it:
     PROVISIONING --start job--> PENDING --containers up--> RUNNING
          desired STOPPED --drain--> STOPPING --containers exited--> STOPPED
 
-Slow engine calls (pulls, starts, stops that wait for stopTimeout) run as jobs in a thread pool;
-a task with a job in flight is left alone until the job ends. A task found PENDING or STOPPING
+Slow engine calls (pulls, starts, stops that wait for stopTimeout) run as jobs that the
+scheduler runs on the process's worker threads; a task with a job in flight is left alone until
+the job ends. A task found PENDING or STOPPING
 without a job (the process that started it died) gets its job again: the engine's start and
 stop are idempotent, and container names derive from task ids, so nothing runs twice.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,8 @@ log = logging.getLogger("cais.deployer")
 PRUNE_EVERY = 60  # rounds between two removals of long-STOPPED tasks
 # repository -> X-Registry-Auth contents for pulling it from this registry (None: no auth).
 Credentials = Callable[[str], dict[str, str] | None]
+# Runs a job later, off the round (the scheduler hands it to the process's worker threads).
+Spawn = Callable[[Callable[[], None]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +51,14 @@ class Target:
 
 
 class Reconciler:
-    def __init__(self, db: Database, engine: Engine, options: Options, credentials: Credentials) -> None:
+    def __init__(self, db: Database, engine: Engine, options: Options, credentials: Credentials, spawn: Spawn) -> None:
         self.db, self.engine, self.options, self.credentials = db, engine, options, credentials
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cais-deployer")
+        self._spawn = spawn
         self._busy: set[str] = set()
         self.targets: list[Target] = []
         self.running: dict[str, list[Observed]] = {}  # task id -> its running containers (logs, stats)
         self.files = log_files(options.data_dir, options.log_bytes)
         self._rounds = 0
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def tick(self) -> None:
         now = time.time()
@@ -220,7 +219,7 @@ class Reconciler:
             finally:
                 self._busy.discard(task_id)
 
-        self._pool.submit(run)
+        self._spawn(run)
 
     # -- services --------------------------------------------------------------------------
     def _plan(self, state: ServiceState, snap: Snapshot, now: float) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from storage.metadata import ecs_clusters, locks
 from storage.metadata.engine import Database
+from storage.threads import Threads
 
 from . import records
 from .engine import Engine
@@ -29,6 +30,7 @@ from .reconciler import Credentials, Reconciler
 log = logging.getLogger("cais.deployer")
 LEASE = "deployer"
 USAGE_EVERY = 10  # rounds between two samples of each task's CPU and memory (docker stats)
+JOBS = 8  # engine calls (pulls, starts, stops) at once, so that they never take every worker thread
 
 
 def owner_id(data_dir: str) -> str:
@@ -46,8 +48,15 @@ def owner_id(data_dir: str) -> str:
 
 
 class Scheduler:
-    def __init__(self, db: Database, options: Options, credentials: Credentials, engine: Callable[[], Engine]) -> None:
-        self.db, self.options, self.credentials = db, options, credentials
+    def __init__(
+        self,
+        db: Database,
+        threads: Threads,
+        options: Options,
+        credentials: Credentials,
+        engine: Callable[[], Engine],
+    ) -> None:
+        self.db, self.threads, self.options, self.credentials = db, threads, options, credentials
         self._new_engine = engine
         self._holder = uuid.uuid4().hex
         self._reconciler: Reconciler | None = None
@@ -55,13 +64,17 @@ class Scheduler:
         self._proxies = Proxies()
         self._sampled = 0.0
         self._sampling: asyncio.Future[None] | None = None
+        self._jobs: set[asyncio.Future[None]] = set()
+        self._slots = asyncio.Semaphore(JOBS)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._warned = 0.0
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         try:
             while True:
                 try:
-                    if await asyncio.to_thread(self._lead):
+                    if await self.threads.run(self._lead):
                         await self._round()
                     elif self._reconciler is not None:
                         await self._step_down()
@@ -86,12 +99,12 @@ class Scheduler:
 
     async def _round(self) -> None:
         if self._reconciler is None:
-            engine = await asyncio.to_thread(self._new_engine)
-            self._reconciler = Reconciler(self.db, engine, self.options, self.credentials)
+            engine = await self.threads.run(self._new_engine)
+            self._reconciler = Reconciler(self.db, engine, self.options, self.credentials, self._spawn)
             self._collector = Collector(log_files(self.options.data_dir, self.options.log_bytes), engine.follow_logs)
             log.info("deployer scheduler started", extra={"holder": self._holder})
         reconciler = self._reconciler
-        await asyncio.to_thread(reconciler.tick)
+        await self.threads.run(reconciler.tick)
         await self._proxies.update([(t.service, t.port, t.backends) for t in reconciler.targets])
         assert self._collector is not None
         for task_id, containers in reconciler.running.items():
@@ -101,8 +114,22 @@ class Scheduler:
             # In the background: docker stats take a while per container, and the next rounds
             # (and the proxies' targets) must not wait for them.
             self._sampled = time.monotonic()
-            self._sampling = asyncio.ensure_future(asyncio.to_thread(self._sample, reconciler))
+            self._sampling = asyncio.ensure_future(self.threads.run(self._sample, reconciler))
             self._sampling.add_done_callback(self._sampled_done)
+
+    def _spawn(self, job: Callable[[], None]) -> None:
+        """Run `job` on a worker thread soon (called from the round, itself on a worker thread)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._start_job, job)
+
+    def _start_job(self, job: Callable[[], None]) -> None:
+        future = asyncio.ensure_future(self._job(job))
+        self._jobs.add(future)
+        future.add_done_callback(self._jobs.discard)
+
+    async def _job(self, job: Callable[[], None]) -> None:
+        async with self._slots:
+            await self.threads.run(job)
 
     def _sampled_done(self, future: asyncio.Future[None]) -> None:
         self._sampling = None
@@ -121,8 +148,9 @@ class Scheduler:
 
     async def _step_down(self) -> None:
         await self._proxies.close()
+        for job in list(self._jobs):
+            job.cancel()  # one already running finishes first (Threads.run waits for its call)
         if self._reconciler is not None:
-            self._reconciler.close()
             self._reconciler = None
             log.info("deployer scheduler stopped", extra={"holder": self._holder})
 

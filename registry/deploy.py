@@ -3,6 +3,7 @@ registry's images with a credential the registry mints for itself."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from deployer.docker_engine import DockerEngine
@@ -35,4 +36,5 @@ def scheduler(services: Services) -> Scheduler:
     def engine() -> Engine:
         return DockerEngine(options.docker_host, owner_id(options.data_dir))
 
-    return Scheduler(services.db, options, lambda repo: pull_credentials(services.authority, repo), engine)
+    credentials = partial(pull_credentials, services.authority)
+    return Scheduler(services.db, services.threads, options, credentials, engine)

@@ -13,7 +13,6 @@ from .. import metrics
 from ..auth.gate import Need
 from ..errors import OCIError, Problem
 from ..services import Services
-from .common import blocking
 
 
 def routes(services: Services) -> list[Route]:
@@ -24,7 +23,7 @@ def routes(services: Services) -> list[Route]:
     @services.guard.requires(Need.PUBLIC)
     async def healthz(request: Request) -> Response:
         try:
-            await blocking(check_database)
+            await services.threads.run(check_database)
         except Exception as exc:
             raise OCIError(Problem.UNAVAILABLE, f"metadata database unreachable: {type(exc).__name__}") from exc
         return JSONResponse({"status": "ok"})
@@ -33,7 +32,7 @@ def routes(services: Services) -> list[Route]:
 
     @services.guard.requires(Need.PUBLIC)
     async def metrics_endpoint(request: Request) -> Response:
-        body = await blocking(metrics.exposition, deployer)
+        body = await services.threads.run(metrics.exposition, deployer)
         return Response(body, media_type="text/plain; version=0.0.4")
 
     return [

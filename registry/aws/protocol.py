@@ -67,7 +67,7 @@ def routes(services: Services, apis: list[Api]) -> list[Route]:
             if api is None or operation is None or name not in api.handlers:
                 raise AwsError(Common.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
             raw = await read_body(request, api.max_body, partial(AwsError, Common.SERIALIZATION))
-            principal = await authenticate(request, raw, services.authority, api.model)
+            principal = await authenticate(request, raw, services.authority, services.threads, api.model)
             params = shapes.validate(operation, _json(raw))
             api.authorize(principal, name, params)
             result = await api.handlers[name](Call(request, principal, params))

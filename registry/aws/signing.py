@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from ..api.common import blocking
+from storage.threads import Threads
+
 from ..auth import policy, sigv4
 from .errors import AwsError, Common, Row
 
@@ -81,7 +82,9 @@ def parse_authorization(header: str) -> SignedRequest:
     )
 
 
-async def authenticate(request: Request, body: bytes, authority: Authority | None, service: str) -> Principal:
+async def authenticate(
+    request: Request, body: bytes, authority: Authority | None, threads: Threads, service: str
+) -> Principal:
     """The caller of a request signed for `service` (SigV4's credential scope: ecr, ecs, logs)."""
     if authority is None:
         header = request.headers.get("authorization")
@@ -91,10 +94,10 @@ async def authenticate(request: Request, body: bytes, authority: Authority | Non
         return Principal(signed.access_key_id, signed.access_key_id)
     try:
         signed_request = sigv4.from_asgi(request.scope, body)
-        verified = await blocking(sigv4.verify, signed_request, authority.directory.aws_credential, service)
+        verified = await threads.run(sigv4.verify, signed_request, authority.directory.aws_credential, service)
     except sigv4.SigV4Error as exc:
         raise AwsError(_SIGV4_FAULTS[type(exc)], str(exc)) from None
-    rules = await blocking(authority.directory.rules, verified.principal)
+    rules = await threads.run(authority.directory.rules, verified.principal)
     return Principal(verified.principal.name, verified.access_key_id, verified.principal, tuple(rules))
 
 

@@ -18,7 +18,6 @@ from deployer.store import DeployerStore
 from storage.drivers.base import StorageUnavailable
 from storage.metadata.ecs_tasks import StreamRow
 
-from ..api.common import blocking
 from ..auth.policy import deploy_resource, deploys_somewhere
 from ..aws import pages
 from ..aws.call import Call, Handler
@@ -75,12 +74,13 @@ def _event_id(stream: str, line: Line, ordinal: int) -> str:
 
 def api(services: Services) -> Api:
     store: DeployerStore = services.deployer
+    run = services.threads.run
     options = store.options
     files = log_files(options.data_dir, options.log_bytes)
     arn = f"arn:aws:logs:{options.arns.region}:{options.arns.account}:log-group:"
 
     async def streams(call: Call, group: str, prefix: str = "") -> list[StreamRow]:
-        found = [s for s in await blocking(store.log_streams, group, prefix) if _readable(call.principal, s)]
+        found = [s for s in await run(store.log_streams, group, prefix) if _readable(call.principal, s)]
         if not found and not prefix:
             raise AwsError(Fault.RESOURCE_NOT_FOUND)
         return found
@@ -94,7 +94,7 @@ def api(services: Services) -> Api:
     async def describe_log_groups(call: Call) -> dict[str, Any]:
         prefix = call.params.get("logGroupNamePrefix", "")
         created: dict[str, float] = {}
-        for stream in await blocking(store.log_streams):
+        for stream in await run(store.log_streams):
             if stream.group.startswith(prefix) and _readable(call.principal, stream):
                 created[stream.group] = min(created.get(stream.group, stream.created_at), stream.created_at)
         groups = [
@@ -141,7 +141,7 @@ def api(services: Services) -> Api:
         found = [s for s in await streams(call, group) if s.stream == name]
         if not found:
             raise AwsError(Fault.RESOURCE_NOT_FOUND, "The specified log stream does not exist.")
-        events = await blocking(_events, files, found, call.params)
+        events = await run(_events, files, found, call.params)
         limit = call.params.get("limit", DEFAULT_LIMIT)
         token = call.params.get("nextToken", "")
         direction, _, at = token.partition("/")
@@ -170,7 +170,7 @@ def api(services: Services) -> Api:
         names = call.params.get("logStreamNames")
         if names:
             found = [s for s in found if s.stream in names]
-        events = await blocking(_events, files, found, call.params)
+        events = await run(_events, files, found, call.params)
         ordinals: dict[tuple[str, int], int] = {}
         shaped = []
         for name, line in events:

@@ -8,7 +8,6 @@ from typing import Any
 from deployer import arns
 from deployer.errors import ClusterNotFound, DeployError, InvalidParameter, ResourceNotFound
 
-from ..api.common import blocking
 from ..aws.call import Call, Handler
 from . import present
 from .context import Context, labels, page, with_token
@@ -17,18 +16,18 @@ INSTANCE_STATES = ("ACTIVE", "DRAINING")
 
 
 def operations(context: Context) -> dict[str, Handler]:
-    store = context.store
+    store, run = context.store, context.threads.run
 
     async def shape(name: str) -> dict[str, Any]:
-        row = await blocking(store.cluster, name)
-        counts = await blocking(store.cluster_counts, row)
-        tags = await blocking(store.tags, context.arns.cluster(row.name))
+        row = await run(store.cluster, name)
+        counts = await run(store.cluster_counts, row)
+        tags = await run(store.tags, context.arns.cluster(row.name))
         return present.cluster(context.arns, row, counts, tags)
 
     async def create_cluster(call: Call) -> dict[str, Any]:
         name = call.params.get("clusterName", "default")
         doc = {"settings": call.params.get("settings", [{"name": "containerInsights", "value": "disabled"}])}
-        await blocking(store.create_cluster, name, doc, labels(call.params))
+        await run(store.create_cluster, name, doc, labels(call.params))
         return {"cluster": await shape(name)}
 
     async def describe_clusters(call: Call) -> dict[str, Any]:
@@ -41,32 +40,32 @@ def operations(context: Context) -> dict[str, Handler]:
         return {"clusters": found, "failures": failures}
 
     async def list_clusters(call: Call) -> dict[str, Any]:
-        rows = await blocking(store.clusters)
+        rows = await run(store.clusters)
         chunk, token = page([context.arns.cluster(r.name) for r in rows], call.params)
         return with_token({"clusterArns": list(chunk)}, token)
 
     async def delete_cluster(call: Call) -> dict[str, Any]:
-        row = await blocking(store.delete_cluster, call.params["cluster"])
+        row = await run(store.delete_cluster, call.params["cluster"])
         return {"cluster": present.cluster(context.arns, row, {}, {})}
 
     async def instance_shape(cluster: str, ref: str) -> dict[str, Any] | None:
-        row = await blocking(store.cluster, cluster)
-        instance = await blocking(store.instance, row, ref)
+        row = await run(store.cluster, cluster)
+        instance = await run(store.instance, row, ref)
         if instance is None:
             return None
-        usage = await blocking(store.instance_usage, instance)
+        usage = await run(store.instance_usage, instance)
         arn = context.arns.container_instance(row.name, instance.id)
-        return present.container_instance(context.arns, row.name, instance, usage, await blocking(store.tags, arn))
+        return present.container_instance(context.arns, row.name, instance, usage, await run(store.tags, arn))
 
     async def list_container_instances(call: Call) -> dict[str, Any]:
-        row = await blocking(store.cluster, call.params.get("cluster"))
-        rows = await blocking(store.instances, row, call.params.get("status"))
+        row = await run(store.cluster, call.params.get("cluster"))
+        rows = await run(store.instances, row, call.params.get("status"))
         chunk, token = page([context.arns.container_instance(row.name, i.id) for i in rows], call.params)
         return with_token({"containerInstanceArns": list(chunk)}, token)
 
     async def describe_container_instances(call: Call) -> dict[str, Any]:
         cluster = call.params.get("cluster")
-        await blocking(store.cluster, cluster)
+        await run(store.cluster, cluster)
         found, failures = [], []
         for ref in call.params["containerInstances"]:
             shaped = await instance_shape(cluster or "default", ref)
@@ -80,9 +79,9 @@ def operations(context: Context) -> dict[str, Handler]:
         status = call.params["status"]
         if status not in INSTANCE_STATES:
             raise InvalidParameter(f"Container instances can only be set to {' or '.join(INSTANCE_STATES)}.")
-        row = await blocking(store.cluster, call.params.get("cluster"))
+        row = await run(store.cluster, call.params.get("cluster"))
         ids = [arns.last_name(ref, "container-instance") for ref in call.params["containerInstances"]]
-        changed = await blocking(store.set_instance_status, row, ids, status)
+        changed = await run(store.set_instance_status, row, ids, status)
         shaped = [await instance_shape(row.name, i.id) for i in changed]
         missing = set(ids) - {i.id for i in changed}
         return {
@@ -91,12 +90,12 @@ def operations(context: Context) -> dict[str, Handler]:
         }
 
     async def deregister_container_instance(call: Call) -> dict[str, Any]:
-        row = await blocking(store.cluster, call.params.get("cluster"))
+        row = await run(store.cluster, call.params.get("cluster"))
         deregister = partial(
             store.deregister_instance, row, call.params["containerInstance"], call.params.get("force", False)
         )
-        instance = await blocking(deregister)
-        usage = await blocking(store.instance_usage, instance)
+        instance = await run(deregister)
+        usage = await run(store.instance_usage, instance)
         return {"containerInstance": present.container_instance(context.arns, row.name, instance, usage, {})}
 
     async def resource(arn: str) -> str:
@@ -107,13 +106,13 @@ def operations(context: Context) -> dict[str, Handler]:
         kind, parts = parsed
         try:
             if kind == "cluster":
-                await blocking(store.cluster, parts[0])
+                await run(store.cluster, parts[0])
             elif kind == "service":
-                await blocking(store.service_state, parts[0], parts[-1], 0)
+                await run(store.service_state, parts[0], parts[-1], 0)
             elif kind == "task-definition":
-                await blocking(store.definition, "/".join(parts))
+                await run(store.definition, "/".join(parts))
             elif kind == "task":
-                found, _ = await blocking(store.tasks, parts[0], [parts[-1]])
+                found, _ = await run(store.tasks, parts[0], [parts[-1]])
                 if not found:
                     raise ResourceNotFound("The specified task was not found.")
             elif kind == "container-instance":
@@ -128,15 +127,15 @@ def operations(context: Context) -> dict[str, Handler]:
         return arn
 
     async def tag_resource(call: Call) -> dict[str, Any]:
-        await blocking(store.tag, await resource(call.params["resourceArn"]), labels(call.params))
+        await run(store.tag, await resource(call.params["resourceArn"]), labels(call.params))
         return {}
 
     async def untag_resource(call: Call) -> dict[str, Any]:
-        await blocking(store.untag, await resource(call.params["resourceArn"]), call.params["tagKeys"])
+        await run(store.untag, await resource(call.params["resourceArn"]), call.params["tagKeys"])
         return {}
 
     async def list_tags_for_resource(call: Call) -> dict[str, Any]:
-        found = await blocking(store.tags, await resource(call.params["resourceArn"]))
+        found = await run(store.tags, await resource(call.params["resourceArn"]))
         return {"tags": present.tag_list(found)}
 
     return {

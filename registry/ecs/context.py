@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from deployer.arns import Arns
 from deployer.store import DeployerStore
+from storage.threads import Threads
 
 from ..aws import pages
 
@@ -18,6 +19,7 @@ PAGE = 100
 @dataclass(frozen=True, slots=True)
 class Context:
     store: DeployerStore
+    threads: Threads
 
     @property
     def arns(self) -> Arns:

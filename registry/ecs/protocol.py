@@ -17,7 +17,7 @@ TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113"
 
 
 def api(services_: Services) -> Api:
-    context = Context(services_.deployer)
+    context = Context(services_.deployer, services_.threads)
     handlers: dict[str, Handler] = {}
     for module in (clusters, taskdefs, services, tasks):
         handlers |= module.operations(context)

@@ -10,7 +10,6 @@ from deployer import arns
 from deployer.errors import ClusterNotFound, DeploymentNotFound, InvalidParameter, ServiceNotFound
 from deployer.store import DEFAULT_CONFIG, ServiceState
 
-from ..api.common import blocking
 from ..aws.call import Call, Handler
 from . import present
 from .context import Context, labels, page, with_token
@@ -43,11 +42,11 @@ def _check_supported(params: dict[str, Any]) -> None:
 
 
 def operations(context: Context) -> dict[str, Handler]:
-    store = context.store
+    store, run = context.store, context.threads.run
 
     async def shape(state: ServiceState) -> dict[str, Any]:
         arn = context.arns.service(state.cluster.name, state.service.name)
-        return present.service(context.arns, state, await blocking(store.tags, arn))
+        return present.service(context.arns, state, await run(store.tags, arn))
 
     async def create_service(call: Call) -> dict[str, Any]:
         params = call.params
@@ -67,13 +66,13 @@ def operations(context: Context) -> dict[str, Handler]:
             doc,
             labels(params),
         )
-        return {"service": await shape(await blocking(create))}
+        return {"service": await shape(await run(create))}
 
     async def update_service(call: Call) -> dict[str, Any]:
         params = call.params
         _check_supported(params)
         cluster, name = params.get("cluster"), params["service"]
-        current = await blocking(store.service_state, cluster, name, 0)
+        current = await run(store.service_state, cluster, name, 0)
         changes: dict[str, Any] = {}
         if "deploymentConfiguration" in params:
             base = current.service.doc["deploymentConfiguration"]
@@ -89,33 +88,33 @@ def operations(context: Context) -> dict[str, Handler]:
             params.get("forceNewDeployment", False),
             changes,
         )
-        return {"service": await shape(await blocking(update))}
+        return {"service": await shape(await run(update))}
 
     async def delete_service(call: Call) -> dict[str, Any]:
-        state = await blocking(
+        state = await run(
             store.delete_service, call.params.get("cluster"), call.params["service"], call.params.get("force", False)
         )
         return {"service": await shape(state)}
 
     async def describe_services(call: Call) -> dict[str, Any]:
         cluster = call.params.get("cluster")
-        await blocking(store.cluster, cluster)
+        await run(store.cluster, cluster)
         found, failures = [], []
         for ref in call.params["services"]:
             try:
-                found.append(await shape(await blocking(store.service_state, cluster, ref)))
+                found.append(await shape(await run(store.service_state, cluster, ref)))
             except ServiceNotFound:
                 failures.append({"arn": _service_arn(context, cluster, ref), "reason": "MISSING"})
         return {"services": found, "failures": failures}
 
     async def list_services(call: Call) -> dict[str, Any]:
-        cluster = await blocking(store.cluster, call.params.get("cluster"))
-        rows = await blocking(store.service_names, cluster.name)
+        cluster = await run(store.cluster, call.params.get("cluster"))
+        rows = await run(store.service_names, cluster.name)
         chunk, token = page([context.arns.service(cluster.name, r.name) for r in rows], call.params, 10)
         return with_token({"serviceArns": list(chunk)}, token)
 
     async def list_service_deployments(call: Call) -> dict[str, Any]:
-        state, rows = await blocking(store.service_deployments, call.params.get("cluster"), call.params["service"])
+        state, rows = await run(store.service_deployments, call.params.get("cluster"), call.params["service"])
         wanted = set(call.params.get("status", []))
         created = call.params.get("createdAt", {})
         shaped = [
@@ -132,17 +131,17 @@ def operations(context: Context) -> dict[str, Handler]:
         found, failures = [], []
         for arn in call.params["serviceDeploymentArns"]:
             try:
-                state, row = await blocking(store.deployment, arn)
+                state, row = await run(store.deployment, arn)
             except (DeploymentNotFound, InvalidParameter, ClusterNotFound):
                 failures.append({"arn": arn, "reason": "MISSING"})
                 continue
-            _, rows = await blocking(store.service_deployments, state.cluster.name, state.service.name)
+            _, rows = await run(store.service_deployments, state.cluster.name, state.service.name)
             found.append(present.service_deployment(context.arns, state, row, rows, brief=False))
         return {"serviceDeployments": found, "failures": failures}
 
     async def stop_service_deployment(call: Call) -> dict[str, Any]:
         rollback = call.params.get("stopType", "ROLLBACK") == "ROLLBACK"
-        arn = await blocking(store.stop_deployment, call.params["serviceDeploymentArn"], rollback)
+        arn = await run(store.stop_deployment, call.params["serviceDeploymentArn"], rollback)
         return {"serviceDeploymentArn": arn}
 
     return {

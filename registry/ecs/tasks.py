@@ -10,7 +10,6 @@ from deployer import arns
 from deployer.errors import InvalidParameter
 from deployer.store import Failure, TaskState
 
-from ..api.common import blocking
 from ..aws.call import Call, Handler
 from . import present
 from .context import Context, labels, page, with_token
@@ -19,12 +18,12 @@ MAX_COUNT = 10  # RunTask starts at most 10 tasks per call, as in ECS
 
 
 def operations(context: Context) -> dict[str, Handler]:
-    store = context.store
+    store, run = context.store, context.threads.run
 
     async def shaped(states: list[TaskState]) -> list[dict[str, Any]]:
         result = []
         for state in states:
-            tags = await blocking(store.tags, context.arns.task(state.cluster.name, state.task.id))
+            tags = await run(store.tags, context.arns.task(state.cluster.name, state.task.id))
             result.append(present.task(context.arns, state, tags))
         return result
 
@@ -43,7 +42,7 @@ def operations(context: Context) -> dict[str, Handler]:
 
     async def tag_started(states: list[TaskState], params: dict[str, Any]) -> None:
         for state in states:
-            await blocking(store.tag, context.arns.task(state.cluster.name, state.task.id), labels(params))
+            await run(store.tag, context.arns.task(state.cluster.name, state.task.id), labels(params))
 
     async def run_task(call: Call) -> dict[str, Any]:
         params = call.params
@@ -52,8 +51,8 @@ def operations(context: Context) -> dict[str, Handler]:
         count = params.get("count", 1)
         if not 1 <= count <= MAX_COUNT:
             raise InvalidParameter(f"count must be between 1 and {MAX_COUNT}.")
-        run = partial(store.run_task, params.get("cluster"), params["taskDefinition"], count, task_doc(params))
-        started, failed = await blocking(run)
+        start = partial(store.run_task, params.get("cluster"), params["taskDefinition"], count, task_doc(params))
+        started, failed = await run(start)
         await tag_started(started, params)
         return {"tasks": await shaped(started), "failures": failures(failed)}
 
@@ -64,10 +63,10 @@ def operations(context: Context) -> dict[str, Handler]:
             raise InvalidParameter(f"containerInstances must name between 1 and {MAX_COUNT} instances.")
         started, failed = [], []
         for instance in ids:
-            run = partial(
+            start = partial(
                 store.run_task, params.get("cluster"), params["taskDefinition"], 1, task_doc(params), [instance]
             )
-            placed, missed = await blocking(run)
+            placed, missed = await run(start)
             started += placed
             failed += missed
         await tag_started(started, params)
@@ -75,10 +74,10 @@ def operations(context: Context) -> dict[str, Handler]:
 
     async def stop_task(call: Call) -> dict[str, Any]:
         stop = partial(store.stop_task, call.params.get("cluster"), call.params["task"], call.params.get("reason", ""))
-        return {"task": (await shaped([await blocking(stop)]))[0]}
+        return {"task": (await shaped([await run(stop)]))[0]}
 
     async def describe_tasks(call: Call) -> dict[str, Any]:
-        found, missing = await blocking(store.tasks, call.params.get("cluster"), call.params["tasks"])
+        found, missing = await run(store.tasks, call.params.get("cluster"), call.params["tasks"])
         return {"tasks": await shaped(found), "failures": failures(missing)}
 
     async def list_tasks(call: Call) -> dict[str, Any]:
@@ -92,7 +91,7 @@ def operations(context: Context) -> dict[str, Handler]:
             started_by=params.get("startedBy"),
             desired_status=params.get("desiredStatus", "RUNNING"),
         )
-        cluster, rows = await blocking(listing)
+        cluster, rows = await run(listing)
         chunk, token = page([context.arns.task(cluster.name, r.id) for r in rows], params)
         return with_token({"taskArns": list(chunk)}, token)
 

@@ -135,7 +135,7 @@ def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
     return prefix, name, {member: draw(VALUES) for member in chosen}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(request=requests())
 def test_no_request_produces_a_500(api_url: str, request: tuple[str, str, dict[str, Any]]) -> None:
     prefix, name, params = request

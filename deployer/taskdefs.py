@@ -19,6 +19,8 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 NETWORK_MODES = ("host", "none")
 DEPENDENCY_CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
 LOG_DRIVERS = ("awslogs", "json-file", "local")
+# Container settings Cais does not run: refused rather than silently ignored.
+UNSUPPORTED = ("mountPoints", "volumesFrom", "privileged", "linuxParameters", "links", "extraHosts", "secrets")
 # ECS's own health check bounds, except that intervals and timeouts may be as short as 1 second.
 HEALTH_BOUNDS = {"interval": (1, 300, 30), "timeout": (1, 60, 5), "retries": (1, 10, 3), "startPeriod": (0, 300, 0)}
 STOP_TIMEOUT = (2, 120)
@@ -36,6 +38,8 @@ def check(params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameter(
             f"Network mode {network} is not supported: Cais runs containers with host networking ('host' or 'none')"
         )
+    if params.get("volumes"):
+        raise InvalidParameter("Task volumes are not supported by Cais: images carry what they need")
     containers = [_container(c, network) for c in params["containerDefinitions"]]
     if not containers:
         raise ClientError("Container list cannot be empty.")
@@ -57,7 +61,7 @@ def check(params: dict[str, Any]) -> dict[str, Any]:
         "family": family,
         "containerDefinitions": containers,
         "networkMode": network,
-        "volumes": params.get("volumes", []),
+        "volumes": [],
         "placementConstraints": params.get("placementConstraints", []),
         "requiresCompatibilities": params.get("requiresCompatibilities", ["EC2"]),
         "compatibilities": ["EC2"],
@@ -90,6 +94,9 @@ def _container(given: dict[str, Any], network: str) -> dict[str, Any]:
         raise ClientError("Container name must be up to 255 letters, numbers, hyphens and underscores.")
     if not given.get("image"):
         raise ClientError(f"Container.image should not be null or empty (container '{name}').")
+    for setting in UNSUPPORTED:
+        if given.get(setting):
+            raise InvalidParameter(f"Container '{name}': {setting} is not supported by Cais")
     container = {**given, "essential": given.get("essential", True), "cpu": given.get("cpu", 0)}
     memory, reservation = given.get("memory"), given.get("memoryReservation")
     if memory is not None and memory < 6:

@@ -62,6 +62,11 @@ def _container(**fields: Any) -> dict[str, Any]:
             "hostPort",
         ),
         (
+            {"containerDefinitions": [_container(privileged=True)]},
+            "InvalidParameterException",
+            "privileged",
+        ),
+        (
             {"containerDefinitions": [_container(healthCheck={"command": ["CMD", "true"], "interval": 0})]},
             "InvalidParameterException",
             "interval",

@@ -16,13 +16,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from hooks import retention
 from storage.digest import DigestError
 from storage.drivers.base import StorageUnavailable
 from storage.errors import StoreError
 from storage.metadata.locks import run_exclusively
 
 from . import logs
-from .api import base, blobs, manifests, ops, uploads
+from .api import base, blobs, manifests, ops, uploads, webhooks
 from .auth import token_endpoint
 from .auth.gate import need_of
 from .config import Settings
@@ -66,6 +67,15 @@ def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, No
     if settings.gc.enabled:
         collect = partial(run_exclusively, services.db, "gc", LEASE, services.collector.collect)
         jobs.append(every("garbage collection", settings.gc.interval, collect))
+    prune = partial(retention.prune, services.db, settings.events.retention)
+    jobs.append(
+        every(
+            "event retention",
+            settings.events.prune_interval,
+            partial(run_exclusively, services.db, "events", LEASE, prune),
+        )
+    )
+    jobs.append(services.dispatcher().run())
     return jobs
 
 
@@ -97,6 +107,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + manifests.routes(services)
         + ops.routes(services)
         + ecr.routes(services)
+        + webhooks.routes(services)
         + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )
     _check_guarded(routes)

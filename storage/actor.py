@@ -10,6 +10,7 @@ piece of work in the context of the thread that handed it in)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,6 +39,11 @@ def current() -> Actor:
 def become(actor: Actor) -> None:
     """Act as `actor` for the rest of the current context (a request, a job run)."""
     _current.set(actor)
+
+
+def identified(kind: str, name: str) -> None:
+    """The caller of the current request turned out to be this principal."""
+    _current.set(dataclasses.replace(_current.get(), kind=kind, name=name))
 
 
 @contextmanager

@@ -29,7 +29,7 @@ def routes(services: Services) -> list[Route]:
 
     @services.guard.requires(Need.PUBLIC)
     async def metrics_endpoint(request: Request) -> Response:
-        return Response(await blocking(metrics.exposition), media_type="text/plain; version=0.0.4")
+        return Response(await blocking(metrics.exposition, services.webhooks), media_type="text/plain; version=0.0.4")
 
     return [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),

@@ -50,7 +50,7 @@ class Authority:
 
     def registry_token(self, principal: Principal, seconds: int) -> str:
         """A password for `docker login -u AWS` that stands for `principal` for `seconds`."""
-        return self.tokens.issue(principal.name, [], ttl=seconds).token
+        return self.tokens.issue(principal.name, [], ttl=seconds, kind=principal.kind).token
 
     def grant(self, principal: Principal, requested: list[Scope]) -> list[Scope]:
         """Each requested scope cut down to what `principal` may do (reads its rules)."""

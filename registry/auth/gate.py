@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from starlette.requests import Request
 
+from storage import actor
+
 from ..api.common import blocking
 from ..errors import OCIError, Problem
 from ..references import check_name
 from .outcomes import LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
-from .policy import ANONYMOUS, Principal, Rule, allowed
+from .policy import ALL, ANONYMOUS, Principal, Rule, allowed
 from .scopes import CATALOG
 
 if TYPE_CHECKING:  # only a registry with authentication loads it (see outcomes)
@@ -46,6 +48,7 @@ class Need(Enum):
     PULL = "pull"
     PUSH = "push"
     DELETE = "delete"
+    ADMIN = "admin"  # registry-wide administration (/api/v1): admin on every repository ("*")
 
 
 # What a challenge asks for: push asks for pull too, as docker and CNCF Distribution do.
@@ -91,6 +94,17 @@ def access_of(request: Request) -> Access:
     return access
 
 
+def identify(access: Access) -> None:
+    """Record the caller as who acts for the rest of the request (the events it writes)."""
+    if access.principal is not None and not access.principal.anonymous:
+        kind, name = access.principal.kind, access.principal.name
+    elif access.token is not None and access.subject:
+        kind, name = access.token.kind, access.subject
+    else:
+        return  # anonymous, or authentication is off: the middleware's anonymous actor stands
+    actor.identified(kind, name)
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -121,7 +135,9 @@ class Guard:
         def decorate(endpoint: E) -> E:
             @functools.wraps(endpoint)
             async def guarded(request: Request) -> Any:
-                request.state.access = await self.admit(request, need)
+                access = await self.admit(request, need)
+                request.state.access = access
+                identify(access)
                 return await endpoint(request)
 
             _declared[guarded] = need
@@ -162,6 +178,9 @@ class Guard:
         return Access("basic", principal.name, principal, rules=await blocking(directory.rules, principal))
 
     async def _authorize(self, access: Access, need: Need, name: str, challenge: _Challenge) -> None:
+        if need is Need.ADMIN:
+            await self._administrator(access, challenge)
+            return
         if need is Need.LOGIN or need is Need.CATALOG:
             if access.scheme == "none":
                 raise challenge.error(Problem.UNAUTHORIZED)
@@ -185,6 +204,14 @@ class Guard:
             principal = await blocking(self.authority.directory.principal, access.subject)
             access.principal = principal or ANONYMOUS
             access.rules = await blocking(self.authority.directory.rules, access.principal)
+
+    async def _administrator(self, access: Access, challenge: _Challenge) -> None:
+        """Admin on every repository: a rule for `*` with the admin action, whatever the token says."""
+        assert self.authority is not None
+        if access.scheme == "none" or not access.subject:
+            raise challenge.error(Problem.UNAUTHORIZED)
+        if "admin" not in await self._current_rights(access.subject, ALL):
+            raise OCIError(Problem.DENIED, "this needs the admin action on every repository ('*')")
 
     async def _current_rights(self, subject: str, repository: str) -> frozenset[str]:
         """What the token's subject may do now: decides between 'fetch a wider token' and 'denied'."""

@@ -82,7 +82,7 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
 
     async def issue(principal: Principal, scopes: list[Scope], client_id: str) -> tuple[dict[str, Any], str]:
         granted = await blocking(authority.grant, principal, scopes)
-        token = authority.tokens.issue(principal.name, granted)
+        token = authority.tokens.issue(principal.name, granted, kind=principal.kind)
         scope = " ".join(str(s) for s in granted if s.actions)
         log.info("token issued", extra={"subject": principal.name, "scope": scope, "client_id": client_id[:100]})
         return {"access_token": token.token, "expires_in": token.expires_in, "issued_at": token.issued_at}, scope

@@ -24,6 +24,7 @@ from .scopes import Scope
 ALGORITHM = "ES256"
 CLOCK_SKEW = 5  # seconds of tolerated clock difference between replicas
 CACHE_ENTRIES = 4096
+KIND_CLAIM = "cais_kind"  # a private claim: whether the subject is a user or a robot
 REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "access"]
 
 
@@ -60,8 +61,9 @@ class Tokens:
         self._lock = threading.Lock()
 
     def issue(
-        self, subject: str, granted: list[Scope], now: float | None = None, ttl: int | None = None
+        self, subject: str, granted: list[Scope], now: float | None = None, ttl: int | None = None, kind: str = "user"
     ) -> IssuedToken:
+        """A token for `subject`, a principal of `kind` (recorded as who caused the events of its requests)."""
         issued = int(now if now is not None else time.time())
         ttl = ttl or self.ttl
         kid, key = self.keys.signer()
@@ -74,6 +76,7 @@ class Tokens:
             "iat": issued,
             "jti": uuid.uuid4().hex,
             "access": [{"type": s.type, "name": s.name, "actions": sorted(s.actions)} for s in granted],
+            KIND_CLAIM: kind if subject else "anonymous",
         }
         token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": "JWT"})
         stamp = datetime.fromtimestamp(issued, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -108,7 +111,9 @@ class Tokens:
         subject = claims["sub"]
         if not isinstance(subject, str):
             raise TokenInvalid("sub is not a string")
-        return VerifiedToken(subject, _access_claim(claims["access"]), float(claims["exp"]), kid)
+        kind = claims.get(KIND_CLAIM)
+        access = _access_claim(claims["access"])
+        return VerifiedToken(subject, access, float(claims["exp"]), kid, kind if isinstance(kind, str) else "token")
 
     def _remember(self, token: str, verified: VerifiedToken, now: float) -> None:
         with self._lock:

@@ -7,11 +7,18 @@ WAL mode, or PostgreSQL), so they are safe next to a running `cais serve`."""
 from __future__ import annotations
 
 import argparse
+import datetime
 from collections.abc import Callable
 
 from ..services import Services
 
 Handler = Callable[[argparse.Namespace, Services], int]
+
+
+def when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def human_size(size: int) -> str:

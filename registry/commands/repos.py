@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 from collections.abc import Callable
 from typing import Any
@@ -12,13 +11,7 @@ from storage.metadata.repositories import MUTABILITIES, Settings
 from storage.repository_store import Repository
 
 from ..services import Services
-from . import human_size
-
-
-def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "-"
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+from . import human_size, when
 
 
 def _labels(pairs: list[str]) -> dict[str, str]:
@@ -54,7 +47,7 @@ def _show(repo: Repository) -> dict[str, Any]:
     settings = repo.settings
     return {
         "name": repo.name,
-        "createdAt": _when(repo.row.created_at),
+        "createdAt": when(repo.row.created_at),
         "images": repo.image_count,
         "tagMutability": settings.tag_mutability,
         "mutabilityExclusions": list(settings.mutability_exclusions),
@@ -64,7 +57,7 @@ def _show(repo: Repository) -> dict[str, Any]:
         "tags": repo.labels,
         "repositoryPolicy": json.loads(repo.row.repository_policy) if repo.row.repository_policy else None,
         "lifecyclePolicy": json.loads(repo.row.lifecycle_policy) if repo.row.lifecycle_policy else None,
-        "lifecycleEvaluatedAt": _when(repo.row.lifecycle_evaluated_at),
+        "lifecycleEvaluatedAt": when(repo.row.lifecycle_evaluated_at),
     }
 
 
@@ -86,7 +79,7 @@ def list_repositories(args: argparse.Namespace, services: Services) -> int:
     while page := services.repositories.page(after, 500):
         for repo in page:
             mode = repo.settings.tag_mutability
-            print(f"{repo.name:<50} {repo.image_count:>7} {mode:<26} {_when(repo.row.created_at)}")
+            print(f"{repo.name:<50} {repo.image_count:>7} {mode:<26} {when(repo.row.created_at)}")
         after = page[-1].name
     return 0
 
@@ -124,8 +117,8 @@ def list_images(args: argparse.Namespace, services: Services) -> int:
         tags = ",".join(image.tags) or "<untagged>"
         kinds = image.media_type + (f" / {image.artifact_type}" if image.artifact_type else "")
         print(
-            f"{image.digest:<71} {tags:<24} {human_size(image.size):>10} {_when(image.pushed_at):<19} "
-            f"{_when(image.pulled_at):<19} {kinds}"
+            f"{image.digest:<71} {tags:<24} {human_size(image.size):>10} {when(image.pushed_at):<19} "
+            f"{when(image.pulled_at):<19} {kinds}"
         )
     return 0
 

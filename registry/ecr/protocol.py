@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from storage import actor
 from storage.errors import NameUnknown
 
 from ..api.common import read_body
@@ -54,6 +55,8 @@ def routes(services: Services) -> list[Route]:
                 raise AwsError(Fault.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
             raw = await read_body(request, MAX_BODY, partial(AwsError, Fault.SERIALIZATION))
             principal = await access.authenticate(request, raw, services.authority)
+            if principal.identity is not None:
+                actor.identified(principal.identity.kind, principal.identity.name)
             params = shapes.validate(operation, _json(raw))
             access.authorize(principal, context.target(params), f"ecr:{name}")
             result = await handler(Call(request, principal, params))

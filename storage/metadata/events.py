@@ -105,10 +105,6 @@ def find(conn: Connection, event_id: str) -> EventRow | None:
     return _row(record) if record is not None else None
 
 
-def since(conn: Connection, moment: float) -> list[int]:
-    return list(conn.execute(select(events.c.id).where(events.c.created_at >= moment).order_by(events.c.id)).scalars())
-
-
 def prune(conn: Connection, before: float, limit: int) -> int:
     """Delete up to `limit` events written before `before` (their deliveries go with them)."""
     doomed = select(events.c.id).where(events.c.created_at < before).order_by(events.c.id).limit(limit)

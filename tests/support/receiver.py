@@ -61,7 +61,9 @@ class Receiver:
         await send({"type": "http.response.body", "body": b"ok" if status < 300 else b"no"})  # type: ignore[misc]
 
     def start(self) -> Receiver:
-        config = uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()

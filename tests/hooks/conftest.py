@@ -31,11 +31,19 @@ def cais(data_dir: Path, *args: str, check: bool = True) -> subprocess.Completed
     return result
 
 
-def add_webhook(data_dir: Path, name: str, url: str, *flags: str) -> str:
+def add_webhook_cli(data_dir: Path, name: str, url: str, *flags: str) -> str:
     """Add a webhook with the CLI; returns its secret."""
     found = SECRET_RE.search(cais(data_dir, "webhook", "add", name, "--url", url, *flags).stdout)
     assert found is not None
     return found.group(0)
+
+
+def add_webhook(server: ServerProcess, name: str, url: str, **fields: Any) -> str:
+    """Add a webhook through the API (quicker than a CLI process); returns its secret."""
+    created = httpx.post(f"{server.url}/api/v1/webhooks", json={"name": name, "url": url, **fields})
+    assert created.status_code == 201, created.text
+    secret: str = created.json()["secret"]
+    return secret
 
 
 def deliveries(server: ServerProcess, name: str, failed: bool = False) -> list[dict[str, Any]]:

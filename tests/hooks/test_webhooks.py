@@ -16,12 +16,12 @@ from conformance.client import Registry, make_image, unique_repo
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess, wait_for
 
-from .conftest import FAST, add_webhook, cais, deliveries, documents, show
+from .conftest import FAST, add_webhook, add_webhook_cli, cais, deliveries, documents, show
 
 
 def test_events_arrive_signed_in_order_saying_who(hooked: ServerProcess, receiver: Receiver) -> None:
     repo = unique_repo("hooks")
-    secret = add_webhook(hooked.data_dir, "ordered", receiver.url, "--repo", repo)
+    secret = add_webhook_cli(hooked.data_dir, "ordered", receiver.url, "--repo", repo)
     reg = Registry(hooked.url)
     first, second = make_image(), make_image()
     assert reg.push_image(repo, first, "v1").status_code == 201
@@ -50,7 +50,7 @@ def test_a_failing_receiver_gets_the_same_event_again_after_a_backoff(
 ) -> None:
     repo = unique_repo("hooks")
     receiver.statuses = [500, 503]
-    add_webhook(hooked.data_dir, "retried", receiver.url, "--repo", repo, "--events", "image.pushed")
+    add_webhook(hooked, "retried", receiver.url, repositories=[repo], events=["image.pushed"])
     Registry(hooked.url).push_image(repo, make_image(), "v1")
     got = receiver.wait(3)
     assert len({item.headers["webhook-id"] for item in got}) == 1
@@ -71,7 +71,7 @@ def test_a_failing_receiver_gets_the_same_event_again_after_a_backoff(
 def test_a_receiver_that_hangs_is_cut_off(hooked: ServerProcess, receiver: Receiver) -> None:
     repo = unique_repo("hooks")
     receiver.hang = 30
-    add_webhook(hooked.data_dir, "hanging", receiver.url, "--repo", repo, "--timeout", "1")
+    add_webhook(hooked, "hanging", receiver.url, repositories=[repo], timeout=1)
     Registry(hooked.url).push_image(repo, make_image(), "v1")
 
     def failed() -> bool:
@@ -87,9 +87,9 @@ def test_filters_by_repository_tag_and_kind(hooked: ServerProcess) -> None:
     team, other = unique_repo("team"), unique_repo("other")
     receivers = {name: Receiver().start() for name in ("repo", "tag", "kind")}
     try:
-        add_webhook(hooked.data_dir, "by-repo", receivers["repo"].url, "--repo", "team/*", "--events", "image.pushed")
-        add_webhook(hooked.data_dir, "by-tag", receivers["tag"].url, "--tag", "release-*", "--repo", f"{team},{other}")
-        add_webhook(hooked.data_dir, "by-kind", receivers["kind"].url, "--events", "tag.*", "--repo", team)
+        add_webhook(hooked, "by-repo", receivers["repo"].url, repositories=["team/*"], events=["image.pushed"])
+        add_webhook(hooked, "by-tag", receivers["tag"].url, tags=["release-*"], repositories=[team, other])
+        add_webhook(hooked, "by-kind", receivers["kind"].url, events=["tag.*"], repositories=[team])
         reg = Registry(hooked.url)
         reg.push_image(team, make_image(), "dev")
         reg.push_image(other, make_image(), "release-1")
@@ -113,7 +113,7 @@ def test_filters_by_repository_tag_and_kind(hooked: ServerProcess) -> None:
 def test_dead_letters_are_redelivered_by_the_cli(hooked: ServerProcess, receiver: Receiver) -> None:
     repo = unique_repo("hooks")
     receiver.statuses = [500, 500, 500]  # [events] max_attempts is 3 here
-    add_webhook(hooked.data_dir, "dead", receiver.url, "--repo", repo, "--events", "image.pushed")
+    add_webhook_cli(hooked.data_dir, "dead", receiver.url, "--repo", repo, "--events", "image.pushed")
     Registry(hooked.url).push_image(repo, make_image(), "v1")
 
     def dead() -> list[dict[str, object]]:
@@ -131,7 +131,7 @@ def test_dead_letters_are_redelivered_by_the_cli(hooked: ServerProcess, receiver
 def test_410_gone_disables_the_webhook(hooked: ServerProcess, receiver: Receiver) -> None:
     repo = unique_repo("hooks")
     receiver.statuses = [410]
-    add_webhook(hooked.data_dir, "gone", receiver.url, "--repo", repo)
+    add_webhook(hooked, "gone", receiver.url, repositories=[repo])
     Registry(hooked.url).push_image(repo, make_image(), "v1")
     wait_for(lambda: not show(hooked, "gone")["enabled"])
     assert "410" in show(hooked, "gone")["disabledReason"]
@@ -144,7 +144,7 @@ def test_410_gone_disables_the_webhook(hooked: ServerProcess, receiver: Receiver
 
 def test_a_receiver_down_for_a_while_gets_everything_in_order(hooked: ServerProcess, receiver: Receiver) -> None:
     repo = unique_repo("hooks")
-    add_webhook(hooked.data_dir, "comeback", receiver.url, "--repo", repo, "--events", "image.pushed")
+    add_webhook(hooked, "comeback", receiver.url, repositories=[repo], events=["image.pushed"])
     receiver.stop()
     reg = Registry(hooked.url)
     pushed = [make_image() for _ in range(5)]
@@ -164,7 +164,7 @@ def test_formats_on_the_wire(hooked: ServerProcess) -> None:
     receivers = {name: Receiver().start() for name in ("distribution", "cloudevents", "eventbridge")}
     try:
         for name, found in receivers.items():
-            add_webhook(hooked.data_dir, f"fmt-{name}", found.url, "--format", name, "--repo", repo)
+            add_webhook(hooked, f"fmt-{name}", found.url, format=name, repositories=[repo])
         image = make_image()
         Registry(hooked.url).push_image(repo, image, "v1")
         (distribution,) = receivers["distribution"].wait(1)  # repository.created has no Distribution counterpart
@@ -184,7 +184,7 @@ def test_formats_on_the_wire(hooked: ServerProcess) -> None:
 
 
 def test_ping_api_and_metrics(hooked: ServerProcess, receiver: Receiver) -> None:
-    secret = add_webhook(hooked.data_dir, "pinged", receiver.url, "--repo", "nothing/*")
+    secret = add_webhook(hooked, "pinged", receiver.url, repositories=["nothing/*"])
     assert "delivered: HTTP 200" in cais(hooked.data_dir, "webhook", "test", "pinged").stdout
     (ping,) = receiver.wait(1)
     assert Webhook(secret).verify(ping.body, ping.headers)["type"] == "webhook.ping"

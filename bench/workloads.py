@@ -11,6 +11,7 @@ import os
 import random
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 import uvloop
 
 from .client import AsyncConnection, Connection, Response
-from .servers import Server
+from .servers import ROOT, Server, free_port
 
 MiB = 1 << 20
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -254,6 +255,24 @@ def run_push_many(server: Server, sizes: Sizes, images: list[Image]) -> Outcome:
     return Outcome(len(images))
 
 
+def prepare_push_many_hooks(server: Server, sizes: Sizes, rep: int) -> list[Image]:
+    """push_many, with three webhook subscriptions on Cais (delivered meanwhile to a receiver
+    process): what the outbox costs a push. Distribution runs plain push_many again: its
+    notifications are configured at start and would weigh on every other workload."""
+    if server.name == "Cais" and not server.helpers:
+        port = free_port()
+        server.helpers.append(subprocess.Popen([sys.executable, "-m", "bench.receiver", str(port)], cwd=ROOT))
+        conn = Connection(HOST, server.port)
+        try:
+            for index in range(3):
+                body = json.dumps({"name": f"bench-{index}", "url": f"http://{HOST}:{port}/hook"}).encode()
+                headers = {"Content-Type": "application/json"}
+                _expect(conn.request("POST", "/api/v1/webhooks", headers, body), 201)
+        finally:
+            conn.close()
+    return [_image(f"hooks-r{rep}/img-{i:04d}", i, sizes.layer) for i in range(sizes.images)]
+
+
 def prepare_pull_many(server: Server, sizes: Sizes, rep: int) -> list[tuple[str, str]]:
     """HEAD by tag and GET by digest of every manifest, and HEAD of every blob, shuffled."""
     calls = []
@@ -404,4 +423,6 @@ CASES = [
     Case("tags", "tags/s", "µs/req", 1e6, prepare_tags, run_tags),
     Case("tags_paged", "pages/s", "µs/req", 1e6, prepare_tags, run_tags_paged),
     Case("catalog", "names/s", "µs/req", 1e6, _nothing, run_catalog),
+    # Last: the webhooks it adds stay, and their deliveries may outlast the workload.
+    Case("push_many_hooks", "images/s", "ms/image", 1e3, prepare_push_many_hooks, run_push_many, True),
 ]

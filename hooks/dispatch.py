@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
-from starlette.concurrency import run_in_threadpool
 
 from storage.metadata import deliveries, events, subscriptions
 from storage.metadata.deliveries import DEAD, DELIVERED, PENDING, DeliveryRow
 from storage.metadata.engine import Database
 from storage.metadata.subscriptions import SubscriptionRow
+from storage.threads import Threads
 
 from . import fanout, sender
 from .backoff import Backoff
@@ -65,12 +65,14 @@ class Dispatcher:
     def __init__(
         self,
         db: Database,
+        threads: Threads,
         settings: DeliverySettings,
         origin: Origin,
         keyring: Keyring,
         subscribers: list[Subscriber] | None = None,
     ) -> None:
         self.db = db
+        self.threads = threads
         self.settings = settings
         self.origin = origin
         self.keyring = keyring
@@ -82,7 +84,7 @@ class Dispatcher:
 
     # -- the loop -------------------------------------------------------------------------------
     async def run(self) -> None:
-        await run_in_threadpool(self.register_subscribers)
+        await self.threads.run(self.register_subscribers)
         try:
             while True:
                 try:
@@ -97,10 +99,10 @@ class Dispatcher:
                 await self._client.aclose()
 
     async def tick(self) -> None:
-        while await run_in_threadpool(fanout.fan_out, self.db, self.renders) == fanout.BATCH:
+        while await self.threads.run(fanout.fan_out, self.db, self.renders) == fanout.BATCH:
             pass
         now = time.time()
-        due = await run_in_threadpool(self._due, now)
+        due = await self.threads.run(self._due, now)
         for subscription_id in due:
             if len(self._running) >= self.settings.concurrency:
                 break
@@ -157,23 +159,23 @@ class Dispatcher:
 
     # -- one subscription ---------------------------------------------------------------------------
     async def _work(self, subscription_id: int) -> None:
-        subscription = await run_in_threadpool(self._claim, subscription_id)
+        subscription = await self.threads.run(self._claim, subscription_id)
         if subscription is None:
             return
         try:
             while True:
-                head = await run_in_threadpool(self._head, subscription.id)
+                head = await self.threads.run(self._head, subscription.id)
                 if head is None:
                     return
                 delivery, event = head
                 outcome = await self._attempt(subscription, event)
-                if not await run_in_threadpool(self._record, subscription, delivery, outcome):
+                if not await self.threads.run(self._record, subscription, delivery, outcome):
                     return
         except Exception:
             log.exception("delivering the events of %s failed", subscription.name)
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.shield(run_in_threadpool(self._release, subscription.id))
+                await asyncio.shield(self.threads.run(self._release, subscription.id))
 
     def _lease(self, subscription: SubscriptionRow) -> float:
         if subscription.kind == "internal":
@@ -209,17 +211,17 @@ class Dispatcher:
             url=subscription.url or "",
             format=self.formats[subscription.format],
             options=subscription.options,
-            secrets=await run_in_threadpool(self.keyring.unseal, subscription.secrets),
+            secrets=await self.threads.run(self.keyring.unseal, subscription.secrets),
             timeout=self._timeout(subscription),
             allow_link_local=self.settings.allow_link_local,
         )
-        return await sender.send(self._http(), target, event, self.origin)
+        return await sender.send(self._http(), self.threads, target, event, self.origin)
 
     async def _handle(self, subscription: SubscriptionRow, event: events.EventRow) -> sender.Outcome:
         handler = self.subscribers[subscription.name].handle
         renewing = asyncio.ensure_future(self._renew_while_running(subscription))
         try:
-            await run_in_threadpool(handler, event)
+            await self.threads.run(handler, event)
             return sender.Outcome(True)
         except Retry as exc:
             return sender.Outcome(False, error=str(exc), retry_after=exc.after)
@@ -232,7 +234,7 @@ class Dispatcher:
     async def _renew_while_running(self, subscription: SubscriptionRow) -> None:
         while True:
             await asyncio.sleep(HANDLER_LEASE / 3)
-            await run_in_threadpool(self._renew, subscription)
+            await self.threads.run(self._renew, subscription)
 
     def _renew(self, subscription: SubscriptionRow) -> bool:
         with self.db.write(durable=False) as conn:

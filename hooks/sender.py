@@ -12,9 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from starlette.concurrency import run_in_threadpool
-
 from storage.metadata.events import EventRow
+from storage.threads import Threads
 
 from . import destinations, signing
 from .formats import Format, Origin
@@ -58,9 +57,9 @@ def retry_after(value: str | None, now: float) -> float | None:
         return None
 
 
-async def send(client: httpx.AsyncClient, target: Target, event: EventRow, origin: Origin) -> Outcome:
+async def send(client: httpx.AsyncClient, threads: Threads, target: Target, event: EventRow, origin: Origin) -> Outcome:
     try:
-        await run_in_threadpool(destinations.check_host, target.url, target.allow_link_local)
+        await threads.run(destinations.check_host, target.url, target.allow_link_local)
     except destinations.Refused as exc:
         return Outcome(False, error=str(exc))
     rendered = target.format.render(event, origin, target.options)

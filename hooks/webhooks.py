@@ -14,7 +14,9 @@ from storage.errors import EventUnknown, SubscriptionExists, SubscriptionInvalid
 from storage.metadata import deliveries, events, subscriptions
 from storage.metadata.deliveries import DEAD, DELIVERED, Backlog, Listed
 from storage.metadata.engine import Database
+from storage.metadata.events import EventRow
 from storage.metadata.subscriptions import SubscriptionRow
+from storage.threads import Threads
 
 from . import destinations, sender, signing
 from .dispatch import DeliverySettings
@@ -85,8 +87,11 @@ def check(spec: Spec, allow_link_local: bool) -> None:
 
 
 class Webhooks:
-    def __init__(self, db: Database, keyring: signing.Keyring, settings: DeliverySettings, origin: Origin) -> None:
+    def __init__(
+        self, db: Database, threads: Threads, keyring: signing.Keyring, settings: DeliverySettings, origin: Origin
+    ) -> None:
         self.db = db
+        self.threads = threads
         self.keyring = keyring
         self.settings = settings
         self.origin = origin
@@ -216,6 +221,22 @@ class Webhooks:
         """Send a webhook.ping event to this webhook now, outside its queue; recorded with its deliveries."""
         import httpx
 
+        found, event = await self.threads.run(self._ping, name)
+        spec = spec_of(found)
+        target = sender.Target(
+            url=spec.url,
+            format=formats()[spec.format],
+            options=found.options,
+            secrets=await self.threads.run(self.keyring.unseal, found.secrets),
+            timeout=spec.timeout or self.settings.timeout,
+            allow_link_local=self.settings.allow_link_local,
+        )
+        async with httpx.AsyncClient(follow_redirects=False, timeout=None) as client:
+            outcome = await sender.send(client, self.threads, target, event, self.origin)
+        await self.threads.run(self._record_ping, found, event, outcome)
+        return outcome
+
+    def _ping(self, name: str) -> tuple[SubscriptionRow, EventRow]:
         found = self.get(name)
         if found.kind != "webhook":
             raise SubscriptionInvalid(f"{name} is an in-process subscriber, not a webhook")
@@ -224,21 +245,12 @@ class Webhooks:
             event = events.find(conn, event_id)
             assert event is not None
             events.mark_fanned(conn, [event.seq])  # for this webhook only
-        spec = spec_of(found)
-        target = sender.Target(
-            url=spec.url,
-            format=formats()[spec.format],
-            options=found.options,
-            secrets=self.keyring.unseal(found.secrets),
-            timeout=spec.timeout or self.settings.timeout,
-            allow_link_local=self.settings.allow_link_local,
-        )
-        async with httpx.AsyncClient(follow_redirects=False, timeout=None) as client:
-            outcome = await sender.send(client, target, event, self.origin)
+        return found, event
+
+    def _record_ping(self, found: SubscriptionRow, event: EventRow, outcome: sender.Outcome) -> None:
         with self.db.write() as conn:
             state = DELIVERED if outcome.delivered else DEAD
             deliveries.record(conn, found.id, event.seq, state, outcome.status, outcome.error)
-        return outcome
 
     @staticmethod
     def _webhook(conn: Any, name: str) -> SubscriptionRow:

@@ -25,6 +25,7 @@ from storage.metadata.engine import Database
 from storage.permission_store import PermissionStore
 from storage.pulls import PullRecorder
 from storage.repository_store import RepositoryStore
+from storage.threads import Threads
 from storage.uploads import UploadPolicy, Uploads
 
 from .auth.gate import Guard
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 @dataclass
 class Services:
     settings: Settings
+    threads: Threads
     db: Database
     driver: Driver
     blobs: BlobStore
@@ -56,12 +58,17 @@ class Services:
     subscribers: list[Subscriber] = field(default_factory=list)
 
     def dispatcher(self) -> Dispatcher:
-        return Dispatcher(
-            self.db, self.webhooks.settings, self.webhooks.origin, self.webhooks.keyring, self.subscribers
-        )
+        hooks = self.webhooks
+        return Dispatcher(self.db, self.threads, hooks.settings, hooks.origin, hooks.keyring, self.subscribers)
 
     def close(self) -> None:
         self.db.dispose()
+
+    async def aclose(self) -> None:
+        """In a server, after the last request: blocking calls still running end before the
+        database closes."""
+        await self.threads.close()
+        self.close()
 
 
 def s3_options(settings: Settings) -> S3Options:
@@ -125,12 +132,16 @@ def open_services(settings: Settings) -> Services:
     )
     create_on_push = settings.repositories.create_on_push
     authority = _open_authority(settings, db)
+    threads = Threads()
     return Services(
         settings=settings,
+        threads=threads,
         db=db,
         driver=driver,
         blobs=BlobStore(db, driver),
-        uploads=Uploads(db, driver, policy, create_on_push=create_on_push, announce_blobs=settings.events.blob_uploads),
+        uploads=Uploads(
+            db, driver, threads, policy, create_on_push=create_on_push, announce_blobs=settings.events.blob_uploads
+        ),
         manifests=ManifestStore(
             db,
             require_index_children=settings.manifests.require_index_children,
@@ -144,7 +155,7 @@ def open_services(settings: Settings) -> Services:
         collector=Collector(db, driver, settings.gc.grace),
         accounts=AccountStore(db),
         permissions=PermissionStore(db),
-        guard=Guard(authority),
+        guard=Guard(authority, threads),
         authority=authority,
-        webhooks=Webhooks(db, Keyring(settings.auth_key_dir), delivery_settings(settings), origin(settings)),
+        webhooks=Webhooks(db, threads, Keyring(settings.auth_key_dir), delivery_settings(settings), origin(settings)),
     )

@@ -35,7 +35,7 @@ from storage import event_kinds
 from ..auth.gate import Need
 from ..errors import OCIError, Problem
 from ..services import Services
-from .common import blocking, read_body
+from .common import read_body
 
 MAX_BODY = 64 << 10
 # The store's errors about webhooks, as HTTP statuses (other errors go through the OCI table).
@@ -105,7 +105,7 @@ def routes(services: Services) -> list[Route]:
     @admin
     @answering
     async def list_webhooks(request: Request) -> Response:
-        _, _, found = await blocking(hooks.backlog)
+        _, _, found = await services.threads.run(hooks.backlog)
         return JSONResponse({"webhooks": [describe(row, backlog) for row, backlog in found]})
 
     @admin
@@ -116,13 +116,13 @@ def routes(services: Services) -> list[Route]:
             spec = Spec(**_changes(body))
         except TypeError as exc:
             raise store.SubscriptionInvalid(str(exc)) from None
-        row, secret = await blocking(hooks.add, str(body.get("name", "")), spec, body.get("secret"))
+        row, secret = await services.threads.run(hooks.add, str(body.get("name", "")), spec, body.get("secret"))
         return JSONResponse({**describe(row), "secret": secret}, status_code=201)
 
     @admin
     @answering
     async def show_webhook(request: Request) -> Response:
-        return JSONResponse(await blocking(hooks.show, request.path_params["name"]))
+        return JSONResponse(await services.threads.run(hooks.show, request.path_params["name"]))
 
     @admin
     @answering
@@ -131,24 +131,24 @@ def routes(services: Services) -> list[Route]:
         name = request.path_params["name"]
         keep = float(body.get("keepOld", 86400.0))
         rotate = bool(body.get("rotateSecret") or body.get("secret"))
-        row, secret = await blocking(hooks.update, name, _changes(body), rotate, body.get("secret"), keep)
+        row, secret = await services.threads.run(hooks.update, name, _changes(body), rotate, body.get("secret"), keep)
         return JSONResponse({**describe(row), **({"secret": secret} if secret else {})})
 
     @admin
     @answering
     async def remove_webhook(request: Request) -> Response:
-        await blocking(hooks.remove, request.path_params["name"])
+        await services.threads.run(hooks.remove, request.path_params["name"])
         return Response(status_code=204)
 
     @admin
     @answering
     async def enable_webhook(request: Request) -> Response:
-        return JSONResponse(describe(await blocking(hooks.set_enabled, request.path_params["name"], True)))
+        return JSONResponse(describe(await services.threads.run(hooks.set_enabled, request.path_params["name"], True)))
 
     @admin
     @answering
     async def disable_webhook(request: Request) -> Response:
-        return JSONResponse(describe(await blocking(hooks.set_enabled, request.path_params["name"], False)))
+        return JSONResponse(describe(await services.threads.run(hooks.set_enabled, request.path_params["name"], False)))
 
     @admin
     @answering
@@ -161,7 +161,7 @@ def routes(services: Services) -> list[Route]:
     async def list_deliveries(request: Request) -> Response:
         failed = request.query_params.get("failed", "") in ("1", "true", "yes")
         limit = min(int(request.query_params.get("limit", "100") or 100), 1000)
-        found = await blocking(hooks.deliveries, request.path_params["name"], failed, limit)
+        found = await services.threads.run(hooks.deliveries, request.path_params["name"], failed, limit)
         return JSONResponse({"deliveries": [describe_delivery(item) for item in found]})
 
     @admin
@@ -171,7 +171,7 @@ def routes(services: Services) -> list[Route]:
         event_id, since = body.get("eventId"), body.get("since")
         if (event_id is None) == (since is None):
             return _failure("give eventId or since")
-        count = await blocking(hooks.redeliver, request.path_params["name"], event_id, since)
+        count = await services.threads.run(hooks.redeliver, request.path_params["name"], event_id, since)
         return JSONResponse({"queued": count})
 
     @admin

@@ -54,7 +54,7 @@ def routes(services: Services) -> list[Route]:
             if operation is None or handler is None:
                 raise AwsError(Fault.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
             raw = await read_body(request, MAX_BODY, partial(AwsError, Fault.SERIALIZATION))
-            principal = await access.authenticate(request, raw, services.authority)
+            principal = await access.authenticate(request, raw, services.authority, services.threads)
             if principal.identity is not None:
                 actor.identified(principal.identity.kind, principal.identity.name)
             params = shapes.validate(operation, _json(raw))

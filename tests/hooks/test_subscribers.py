@@ -19,6 +19,7 @@ from storage.metadata.engine import Database
 from storage.metadata.repositories import Settings
 from storage.metadata.schema import deliveries
 from storage.repository_store import RepositoryStore
+from storage.threads import Threads
 
 
 def test_a_subscriber_gets_events_in_order_again_after_failures(tmp_path: Path) -> None:
@@ -38,7 +39,7 @@ def test_a_subscriber_gets_events_in_order_again_after_failures(tmp_path: Path) 
     subscriber = Subscriber("recorder", handle, events=("repository.created",), repositories=("team/*",))
     settings = DeliverySettings(backoff=Backoff(attempts=5, base=0.05, cap=0.2), poll_interval=0.05)
     origin = Origin("http://127.0.0.1:5000", "test", "us-east-1", "000000000000")
-    dispatcher = Dispatcher(db, settings, origin, Keyring(str(tmp_path)), [subscriber])
+    dispatcher = Dispatcher(db, Threads(), settings, origin, Keyring(str(tmp_path)), [subscriber])
     dispatcher.register_subscribers()
     store = RepositoryStore(db)
     for name in ("team/first", "other/skipped", "team/second"):

@@ -5,8 +5,9 @@ The HTTP layer sets it once per request (the middleware: request id and client a
 access check: the principal), background jobs and the command line set their own, and the
 store functions that write events read it: no parameter travels through the layers between.
 It is a context variable, so it follows the request into the worker threads that run store
-calls (storage/threads.py runs each in a copy of the caller's context) and into shared SQLite transactions (the combiner runs each
-piece of work in the context of the thread that handed it in)."""
+calls (storage/threads.py runs each in a copy of the caller's context) and into shared SQLite
+transactions (the combiner runs each piece of work in the context of the thread that handed it
+in)."""
 
 from __future__ import annotations
 

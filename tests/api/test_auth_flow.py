@@ -279,3 +279,14 @@ def test_events_say_who_caused_them(auth_registry: AuthRegistry) -> None:
         ).fetchall()
     assert [row[:3] for row in rows] == [("who/basic", "user", user), ("who/bearer", "robot", robot)]
     assert all(row[3] and row[4] == "127.0.0.1" for row in rows)
+
+
+def test_the_webhook_api_is_for_administrators(auth_registry: AuthRegistry) -> None:
+    api = f"{auth_registry.url}/api/v1/webhooks"
+    assert httpx.get(api).status_code == 401
+    pusher = auth_registry.user(("*", "pull,push,delete"))
+    assert httpx.get(api, auth=(pusher[0], PASSWORD)).status_code == 403
+    team_admin = auth_registry.user(("team/*", "admin"))
+    assert httpx.get(api, auth=(team_admin[0], PASSWORD)).status_code == 403, "admin of some repositories only"
+    admin = auth_registry.user(("*", "admin"))
+    assert httpx.get(api, auth=(admin[0], PASSWORD)).status_code == 200

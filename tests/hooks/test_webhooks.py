@@ -206,3 +206,18 @@ def test_ping_api_and_metrics(hooked: ServerProcess, receiver: Receiver) -> None
     with sqlite3.connect(hooked.data_dir / "metadata.db") as db:
         (kind, name) = db.execute("SELECT actor_kind, actor_name FROM events WHERE type = 'webhook.ping'").fetchone()
     assert kind == "cli" and name  # the operator who ran `cais webhook test`
+
+
+def test_a_rotated_secret_signs_beside_the_old_one(hooked: ServerProcess, receiver: Receiver) -> None:
+    old = add_webhook(hooked, "rotated", receiver.url, repositories=["nothing/*"])
+    rotated = cais(hooked.data_dir, "webhook", "update", "rotated", "--rotate-secret", "--keep-old", "1h", "--json")
+    new = json.loads(rotated.stdout)["secret"]
+    api = f"{hooked.url}/api/v1/webhooks/rotated"
+    assert httpx.post(f"{api}/test").json()["delivered"] is True
+    assert httpx.post(f"{api}/redeliver", json={"since": 0}).json() == {"queued": 1}
+    got = receiver.wait(2)
+    for item in got:
+        for secret in (old, new):
+            Webhook(secret).verify(item.body, item.headers)
+    assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
+    assert [secret["expiresAt"] is None for secret in show(hooked, "rotated")["secrets"]] == [True, False]

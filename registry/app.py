@@ -25,14 +25,13 @@ from . import logs
 from .api import base, blobs, manifests, ops, uploads
 from .auth import token_endpoint
 from .auth.gate import need_of
-from .config import Settings
+from .config import RESOLVED_CONFIG_ENV, Settings
 from .ecr import protocol as ecr
 from .errors import OCIError, Problem, error_response
 from .jobs import every
 from .middleware import RequestContext
 from .services import Services, open_services
 
-RESOLVED_CONFIG_ENV = "CAIS_RESOLVED_CONFIG"
 LEASE = 3600.0  # scheduled jobs that outlive this may overlap, which they tolerate
 
 

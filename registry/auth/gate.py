@@ -27,6 +27,7 @@ from starlette.requests import Request
 
 from ..api.common import blocking
 from ..errors import OCIError, Problem
+from ..middleware import note_caller
 from ..references import check_name
 from .outcomes import LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
 from .policy import ANONYMOUS, Principal, Rule, allowed
@@ -74,6 +75,14 @@ class Access:
         if self.token is not None:
             return action in self.token.actions("repository", repository)
         return self.principal is not None and action in allowed(self.principal, self.rules or [], repository)
+
+    @property
+    def caller(self) -> tuple[str, str]:
+        """(kind, name) of the caller: user, robot or anonymous (bearer tokens say which they stand for)."""
+        if self.token is not None:
+            return (self.token.kind or "token", self.subject) if self.subject else ("anonymous", "")
+        principal = self.principal or ANONYMOUS
+        return principal.kind, principal.name
 
     def lists(self, repository: str) -> bool:
         """Whether the catalog shows `repository` to this caller (its pull permission, whatever the token)."""
@@ -133,11 +142,14 @@ class Guard:
         # Names are checked first: path tricks are refused as NAME_INVALID whoever asks.
         name = check_name(request.path_params["name"]) if need in CHALLENGE_ACTIONS else ""
         if self.authority is None:
+            note_caller(request.scope, "anonymous", "")
             return OPEN
         if need is Need.PUBLIC:
+            note_caller(request.scope, "anonymous", "")
             return Access("none", "", ANONYMOUS, rules=[])
         challenge = _Challenge(self.authority, request, need, name)
         access = await self._identify(request, challenge)
+        note_caller(request.scope, *access.caller)
         await self._authorize(access, need, name, challenge)
         return access
 

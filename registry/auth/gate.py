@@ -27,6 +27,7 @@ from starlette.requests import Request
 
 from ..api.common import blocking
 from ..errors import OCIError, Problem
+from ..metrics import AUTH_FAILURES, AUTH_THROTTLED
 from ..middleware import note_caller
 from ..references import check_name
 from .outcomes import LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
@@ -117,8 +118,10 @@ async def log_in(call: Callable[..., Principal], refused: OCIError, *args: str) 
     try:
         return await blocking(call, *args)
     except LoginThrottled as exc:
+        AUTH_THROTTLED.inc()
         raise OCIError(Problem.TOOMANYREQUESTS, headers={"Retry-After": str(exc.retry_after)}) from None
     except LoginRefused:
+        AUTH_FAILURES.labels("login").inc()
         raise refused from None
 
 
@@ -164,6 +167,7 @@ class Guard:
             try:
                 token = self.authority.tokens.verify(value.strip())
             except TokenInvalid:
+                AUTH_FAILURES.labels("token").inc()
                 raise challenge.error(Problem.TOKEN_INVALID, "invalid_token") from None
             return Access("bearer", token.subject, token=token)
         found = basic_credentials(value) if scheme.lower() == "basic" else None

@@ -9,9 +9,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from ..config import parse_seconds
 from ..services import Services
 
 Handler = Callable[[argparse.Namespace, Services], int]
+
+
+def duration(text: str) -> float:
+    """A command-line duration, written as in the configuration: 90, 90s, 15m, 24h, 7d."""
+    try:
+        return parse_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def human_size(size: int) -> str:

@@ -24,6 +24,7 @@ from starlette.requests import Request
 
 from ..api.common import blocking
 from ..auth import policy, sigv4
+from ..metrics import AUTH_FAILURES
 from .errors import AwsError, Fault
 
 if TYPE_CHECKING:  # only a registry with authentication loads it (see auth/outcomes)
@@ -125,6 +126,7 @@ async def authenticate(request: Request, body: bytes, authority: Authority | Non
         signed_request = sigv4.from_asgi(request.scope, body)
         verified = await blocking(sigv4.verify, signed_request, authority.directory.aws_credential)
     except sigv4.SigV4Error as exc:
+        AUTH_FAILURES.labels("signature").inc()
         raise AwsError(_SIGV4_FAULTS[type(exc)], str(exc)) from None
     rules = await blocking(authority.directory.rules, verified.principal)
     return Principal(verified.principal.name, verified.access_key_id, verified.principal, tuple(rules), verified.region)

@@ -88,6 +88,15 @@ class HttpProtocol(HttpToolsProtocol):
             self.tls_hello = data[0] == TLS_HANDSHAKE
         super().data_received(data)
 
+    def shutdown(self) -> None:
+        super().shutdown()
+        # Closing a TLS connection waits for the client's close_notify, which an idle keep-alive
+        # client (a docker daemon, a connection pool) only sends when it next reads: a stopping
+        # server would wait asyncio's SSL shutdown timeout (30 s) for it. A connection with
+        # nothing left to send loses nothing by being cut.
+        if self.scheme == "https" and self.transport.is_closing() and not self.transport.get_write_buffer_size():
+            self.transport.abort()
+
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """uvicorn.Config arguments: the HTTP protocol (httptools, logging as above), TLS, proxies."""

@@ -144,11 +144,10 @@ class Guard:
     async def admit(self, request: Request, need: Need) -> Access:
         # Names are checked first: path tricks are refused as NAME_INVALID whoever asks.
         name = check_name(request.path_params["name"]) if need in CHALLENGE_ACTIONS else ""
+        note_caller(request.scope, "anonymous", "")  # until credentials say otherwise
         if self.authority is None:
-            note_caller(request.scope, "anonymous", "")
             return OPEN
         if need is Need.PUBLIC:
-            note_caller(request.scope, "anonymous", "")
             return Access("none", "", ANONYMOUS, rules=[])
         challenge = _Challenge(self.authority, request, need, name)
         access = await self._identify(request, challenge)

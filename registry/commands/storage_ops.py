@@ -17,10 +17,12 @@ from . import duration, human_size
 
 
 def _bar(total: int, what: str) -> tqdm[Any]:
-    # A terminal that reports no width yet (docker exec -t before its first resize, script(1))
-    # would get a bar cut to nothing: shutil falls back to 80 columns there.
-    columns = shutil.get_terminal_size().columns
-    return tqdm(total=total, desc=what, unit="item", file=sys.stderr, disable=None, ncols=columns)
+    # A terminal that reports no size yet (docker exec -t before its first resize, script(1))
+    # would get no bar at all (tqdm reads 0 rows as no room): shutil falls back to 80x24 there.
+    size = shutil.get_terminal_size()
+    return tqdm(
+        total=total, desc=what, unit="item", file=sys.stderr, disable=None, ncols=size.columns, nrows=size.lines
+    )
 
 
 def gc(args: argparse.Namespace, services: Services) -> int:

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 from ..config import parse_seconds
 from ..services import Services
 
 Handler = Callable[[argparse.Namespace, Services], int]
+
+
+def action(
+    actions: Any, common: Callable[[argparse.ArgumentParser], None], name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """`cais COMMAND NAME`: a subcommand with the common flags (--config, --data-dir)."""
+    parser: argparse.ArgumentParser = actions.add_parser(name, help=summary, description=description)
+    common(parser)
+    return parser
 
 
 def duration(text: str) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 from storage.lifecycle.policy import PolicyInvalid, parse
 
 from ..services import Services
+from . import action
 
 KIND = "lifecycle_policy"
 
@@ -90,31 +91,29 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
         description="Lifecycle policies (ECR's JSON format) decide which images expire.",
     )
     actions = lifecycle.add_subparsers(dest="action", metavar="ACTION", required=True)
-    stored = actions.add_parser(
+    stored = action(
+        actions,
+        common,
         "set",
-        help="store a repository's lifecycle policy",
-        description="Check the lifecycle policy in FILE (ECR's JSON format; - reads standard input) and store it "
-        "as REPO's policy, as PutLifecyclePolicy does. It applies at the next run; `cais lifecycle preview` "
-        "shows what it would expire.",
+        "store a repository's lifecycle policy",
+        "Check the lifecycle policy in FILE (ECR's JSON format; - reads standard input) and store it as REPO's "
+        "policy, as PutLifecyclePolicy does. It applies at the next run; `cais lifecycle preview` shows what it "
+        "would expire.",
     )
-    stored.add_argument("repository", metavar="REPO")
-    stored.add_argument("file", metavar="FILE")
-    stored.set_defaults(handler=set_policy)
-    common(stored)
-    fetched = actions.add_parser(
-        "get", help="print a repository's lifecycle policy", description="Print REPO's lifecycle policy as JSON."
+    fetched = action(
+        actions, common, "get", "print a repository's lifecycle policy", "Print REPO's lifecycle policy as JSON."
     )
-    fetched.add_argument("repository", metavar="REPO")
-    fetched.set_defaults(handler=get_policy)
-    common(fetched)
-    removed = actions.add_parser(
+    removed = action(
+        actions,
+        common,
         "delete",
-        help="remove a repository's lifecycle policy",
-        description="Remove REPO's lifecycle policy: its images no longer expire.",
+        "remove a repository's lifecycle policy",
+        "Remove REPO's lifecycle policy: its images no longer expire.",
     )
-    removed.add_argument("repository", metavar="REPO")
-    removed.set_defaults(handler=delete_policy)
-    common(removed)
+    for parser, handler in ((stored, set_policy), (fetched, get_policy), (removed, delete_policy)):
+        parser.add_argument("repository", metavar="REPO")
+        parser.set_defaults(handler=handler)
+    stored.add_argument("file", metavar="FILE")
     shown = actions.add_parser(
         "preview",
         help="show what a policy would expire, and why",

@@ -18,7 +18,7 @@ from storage.repository_store import Repository
 from ..errors import OCIError
 from ..references import check_name, check_tag, parse_digest
 from ..services import Services
-from . import human_size
+from . import action, human_size
 
 
 def _when(timestamp: float | None) -> str:
@@ -261,25 +261,27 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     image_list.add_argument("--json", action="store_true", help="print JSON")
     image_list.set_defaults(handler=list_images)
     common(image_list)
-    image_delete = image_actions.add_parser(
+    image_delete = action(
+        image_actions,
+        common,
         "delete",
-        help="delete an image",
-        description="Delete the image REPO:TAG points to (with every tag pointing to it), or REPO@DIGEST. An "
-        "image that an index of the repository lists is kept: delete the index first. The bytes go at the next "
-        "garbage collection.",
+        "delete an image",
+        "Delete the image REPO:TAG points to (with every tag pointing to it), or REPO@DIGEST. An image that an "
+        "index of the repository lists is kept: delete the index first. The bytes go at the next garbage "
+        "collection.",
     )
     image_delete.add_argument("image", metavar="REPO:TAG|REPO@DIGEST", type=image_reference)
     image_delete.set_defaults(handler=delete_image)
-    common(image_delete)
 
     tag = commands.add_parser("tag", help="manage tags", description="Remove tags from images.")
     tag_actions = tag.add_subparsers(dest="action", metavar="ACTION", required=True)
-    tag_delete = tag_actions.add_parser(
+    tag_delete = action(
+        tag_actions,
+        common,
         "delete",
-        help="delete a tag",
-        description="Remove the tag REPO:TAG. The image it pointed to stays (untagged if no other tag points to "
-        "it): lifecycle policies or `cais image delete` remove images.",
+        "delete a tag",
+        "Remove the tag REPO:TAG. The image it pointed to stays (untagged if no other tag points to it): "
+        "lifecycle policies or `cais image delete` remove images.",
     )
     tag_delete.add_argument("tag", metavar="REPO:TAG", type=tag_reference)
     tag_delete.set_defaults(handler=delete_tag)
-    common(tag_delete)

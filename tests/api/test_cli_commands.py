@@ -19,18 +19,10 @@ from conformance.client import Registry, make_image
 from registry.cli import main
 from registry.commands.repos import image_reference
 from tests.api.test_manage_cli import cais
+from tests.ecr.test_lifecycle import KEEP_TWO_UNTAGGED
 from tests.support.server import CAIS, ServerProcess, free_port
 
-POLICY = {
-    "rules": [
-        {
-            "rulePriority": 1,
-            "description": "keep the last two",
-            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 2},
-            "action": {"type": "expire"},
-        }
-    ]
-}
+POLICY = KEEP_TWO_UNTAGGED
 
 
 @pytest.fixture(scope="module")

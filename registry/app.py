@@ -68,27 +68,20 @@ def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, No
     """Every worker runs these; the ones that must not overlap take a lease in the database."""
     expire = partial(services.uploads.expire, settings.uploads.expire_after)
     expire_uploads = measured("uploads", expire, lambda removed: {"abandoned_sessions": removed})
+    threads = services.threads
     jobs = [
-        every("upload sweep", settings.uploads.sweep_interval, expire_uploads),
-        every("pull times", settings.pulls.flush_interval, services.pulls.flush),
-        every("pool sample", POOL_SAMPLE_INTERVAL, partial(sample_pool, services.db)),
+        every(threads, "upload sweep", settings.uploads.sweep_interval, expire_uploads),
+        every(threads, "pull times", settings.pulls.flush_interval, services.pulls.flush),
+        every(threads, "pool sample", POOL_SAMPLE_INTERVAL, partial(sample_pool, services.db)),
     ]
     if settings.lifecycle.enabled:
         lifecycle = measured("lifecycle", services.lifecycle.run_all, _expired)
-        jobs.append(
-            every(
-                "lifecycle",
-                settings.lifecycle.interval,
-                partial(run_exclusively, services.db, "lifecycle", LEASE, lifecycle),
-            )
-        )
+        one_lifecycle = partial(run_exclusively, services.db, "lifecycle", LEASE, lifecycle)
+        jobs.append(every(threads, "lifecycle", settings.lifecycle.interval, one_lifecycle))
     if settings.gc.enabled:
         collect = measured("gc", services.collector.collect, _collected)
-        jobs.append(
-            every(
-                "garbage collection", settings.gc.interval, partial(run_exclusively, services.db, "gc", LEASE, collect)
-            )
-        )
+        one_collection = partial(run_exclusively, services.db, "gc", LEASE, collect)
+        jobs.append(every(threads, "garbage collection", settings.gc.interval, one_collection))
     return jobs
 
 
@@ -110,8 +103,8 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         finally:
             for task in tasks:
                 task.cancel()
-            services.pulls.flush()
-            services.close()
+            await services.threads.run(services.pulls.flush)
+            await services.aclose()
 
     routes = (
         base.routes(services)

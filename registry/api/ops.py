@@ -8,7 +8,6 @@ reach the same app, which tells them apart by the local port of the connection).
 from __future__ import annotations
 
 import hmac
-from functools import partial
 
 from sqlalchemy import text
 from starlette.requests import Request
@@ -21,7 +20,6 @@ from ..auth.gate import Need
 from ..config import MetricsSettings
 from ..errors import OCIError, Problem
 from ..services import Services
-from .common import blocking
 
 
 def _metrics_allowed(settings: MetricsSettings, request: Request) -> None:
@@ -69,7 +67,7 @@ def routes(services: Services) -> list[Route]:
     async def readyz(request: Request) -> Response:
         for what, check in (("metadata database", check_database), ("blob storage", services.driver.check)):
             try:
-                await blocking(check)
+                await services.threads.run(check)
             except Exception as exc:
                 raise OCIError(Problem.UNAVAILABLE, f"{what} unreachable: {type(exc).__name__}") from exc
         return JSONResponse({"status": "ready"})
@@ -78,7 +76,7 @@ def routes(services: Services) -> list[Route]:
     async def metrics_endpoint(request: Request) -> Response:
         _metrics_allowed(services.settings.metrics, request)
         metrics.sample_pool(services.db)
-        body = await blocking(partial(metrics.exposition, holdings))
+        body = await services.threads.run(metrics.exposition, holdings)
         return Response(body, media_type="text/plain; version=0.0.4")
 
     return [

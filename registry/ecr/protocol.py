@@ -55,7 +55,7 @@ def routes(services: Services) -> list[Route]:
                 raise AwsError(Fault.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
             annotate(request.scope, operation=f"ecr:{name}")
             raw = await read_body(request, MAX_BODY, partial(AwsError, Fault.SERIALIZATION))
-            principal = await access.authenticate(request, raw, services.authority)
+            principal = await access.authenticate(request, raw, services.authority, services.threads)
             note_caller(request.scope, *principal.caller)
             params = shapes.validate(operation, _json(raw))
             access.authorize(principal, context.target(params, principal), f"ecr:{name}")

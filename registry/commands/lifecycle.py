@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from storage.lifecycle.policy import PolicyInvalid, parse
+from storage.lifecycle.runner import verdict_record
 
 from ..services import Services
 from . import action
@@ -67,6 +68,9 @@ def preview(args: argparse.Namespace, services: Services) -> int:
             print(f"cais: {exc}", file=sys.stderr)
             return 1
     verdicts = services.lifecycle.preview(args.repository, text)
+    if args.json:
+        print(json.dumps([verdict_record(verdict) for verdict in verdicts], indent=2))
+        return 0
     print(f"{'ACTION':<7} {'DIGEST':<71} {'TAGS':<30} WHY")
     for verdict in verdicts:
         tags = ",".join(verdict.image.tags) or "<untagged>"
@@ -123,6 +127,7 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     )
     shown.add_argument("repository", metavar="REPO")
     shown.add_argument("--policy", metavar="FILE", help="a lifecycle policy JSON file to try instead of the stored one")
+    shown.add_argument("--json", action="store_true", help="print JSON")
     shown.set_defaults(handler=preview)
     common(shown)
     applied = actions.add_parser(

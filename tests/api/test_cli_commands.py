@@ -130,6 +130,8 @@ def test_lifecycle_policies_without_the_aws_cli(server: ServerProcess, cais: Cai
     policy.write_text(json.dumps(POLICY))
     assert "set" in cais("lifecycle", "set", "cli/lifecycle", str(policy)).stdout
     assert json.loads(cais("lifecycle", "get", "cli/lifecycle").stdout) == POLICY
+    verdicts = json.loads(cais("lifecycle", "preview", "cli/lifecycle", "--json").stdout)
+    assert [(v["expire"], v["tags"]) for v in verdicts] == [(False, ["v1"])]
     policy.write_text(json.dumps({"rules": [{**POLICY["rules"][0], "action": {"type": "delete"}}]}))
     invalid = cais("lifecycle", "set", "cli/lifecycle", str(policy), check=False)
     assert invalid.returncode == 1 and "rules[0].action.type" in invalid.stderr and "Traceback" not in invalid.stderr

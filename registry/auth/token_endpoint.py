@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from ..api.common import read_body
 from ..errors import OCIError, Problem
+from ..middleware import note_caller
 from .gate import Guard, Need, basic_credentials, client_address
 from .outcomes import LoginRefused
 from .policy import ANONYMOUS, Principal
@@ -103,6 +104,7 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
         service = checked_service(params.get("service"))
         scopes = checked_scopes(params.getlist("scope"))
         principal = await caller(request)
+        note_caller(request.scope, principal.kind, principal.name)
         body, _ = await issue(principal, scopes, params.get("client_id", ""))
         body["token"] = body["access_token"]
         if params.get("offline_token") == "true" and not principal.anonymous:
@@ -124,6 +126,7 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
             principal = await guard.log_in(refused, directory.redeem_refresh_token, token, service, client)
         else:
             raise _invalid("grant_type must be password or refresh_token")
+        note_caller(request.scope, principal.kind, principal.name)
         body, granted = await issue(principal, scopes, _one(form, "client_id"))
         body["scope"] = granted
         if grant_type == "refresh_token":

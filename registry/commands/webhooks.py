@@ -16,7 +16,7 @@ from storage import event_kinds
 
 from ..config import parse_seconds
 from ..services import Services
-from . import when
+from . import Handler, action, duration, when
 
 FORMATS = ("cais", "cloudevents", "distribution", "eventbridge")
 
@@ -107,7 +107,7 @@ def update_webhook(args: argparse.Namespace, services: Services) -> int:
     return 0
 
 
-def set_enabled(enabled: bool) -> Callable[[argparse.Namespace, Services], int]:
+def set_enabled(enabled: bool) -> Handler:
     def handler(args: argparse.Namespace, services: Services) -> int:
         services.webhooks.set_enabled(args.name, enabled)
         print(f"{args.name} {'enabled' if enabled else 'disabled'}")
@@ -199,7 +199,7 @@ def _filters(parser: argparse.ArgumentParser) -> None:
         help="only these kinds or wildcards (image.*); default: every kind but the opt-in ones (`cais webhook kinds`)",
     )
     parser.add_argument("--format", choices=FORMATS, help="body format (default cais)")
-    parser.add_argument("--timeout", type=parse_seconds, metavar="SECONDS", help="cut off a receiver after this long")
+    parser.add_argument("--timeout", type=duration, metavar="SECONDS", help="cut off a receiver after this long")
     parser.add_argument(
         "--binary",
         action=argparse.BooleanOptionalAction,
@@ -230,12 +230,9 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     )
     actions = webhook.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def sub(
-        name: str, summary: str, description: str, handler: Callable[[argparse.Namespace, Services], int]
-    ) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = actions.add_parser(name, help=summary, description=description)
+    def sub(name: str, summary: str, description: str, handler: Handler) -> argparse.ArgumentParser:
+        parser = action(actions, common, name, summary, description)
         parser.set_defaults(handler=handler)
-        common(parser)
         return parser
 
     added = sub(
@@ -273,7 +270,7 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     )
     updated.add_argument(
         "--keep-old",
-        type=parse_seconds,
+        type=duration,
         default=ROTATION,
         metavar="DURATION",
         help="how long the old secret keeps signing after a rotation (default 24h)",

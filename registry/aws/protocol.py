@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from ..api.common import read_body
 from ..auth.gate import Need
+from ..middleware import annotate, note_caller
 from ..services import Services
 from . import model, shapes
 from .call import Call, Handler
@@ -66,8 +67,10 @@ def routes(services: Services, apis: list[Api]) -> list[Route]:
             operation = model.operation(api.model, name) if api is not None and name else None
             if api is None or operation is None or name not in api.handlers:
                 raise AwsError(Common.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
+            annotate(request.scope, operation=f"{api.model}:{name}")
             raw = await read_body(request, api.max_body, partial(AwsError, Common.SERIALIZATION))
             principal = await authenticate(request, raw, services.authority, services.threads, api.model)
+            note_caller(request.scope, *principal.caller)
             params = shapes.validate(operation, _json(raw))
             api.authorize(principal, name, params)
             result = await api.handlers[name](Call(request, principal, params))

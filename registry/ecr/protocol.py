@@ -25,7 +25,7 @@ def api(services: Services) -> Api:
         handlers |= module.operations(context)
 
     def authorize(principal: Principal, operation: str, params: dict[str, Any]) -> None:
-        access.authorize(principal, context.target(params), f"ecr:{operation}")
+        access.authorize(principal, context.target(params, principal), f"ecr:{operation}")
 
     def translate(exc: Exception) -> AwsError:
         if isinstance(exc, NameUnknown):

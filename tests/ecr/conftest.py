@@ -12,8 +12,8 @@ from conformance.client import Registry
 from tests.support.aws import aws_client
 
 
-def ecr_client(url: str, validate: bool = True, key_id: str = "x", secret: str = "y") -> Any:
-    return aws_client("ecr", url, validate, key_id, secret)
+def ecr_client(url: str, validate: bool = True, key_id: str = "x", secret: str = "y", region: str = "us-east-1") -> Any:
+    return aws_client("ecr", url, validate, key_id, secret, region)
 
 
 @pytest.fixture

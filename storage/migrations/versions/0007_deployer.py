@@ -1,7 +1,7 @@
 """deployer
 
 Revision ID: 0007_deployer
-Revises: 0004_s3pg
+Revises: 0005_hooks
 Create Date: 2026-12-03 17:49:30.169422
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0007_deployer'
-down_revision = '0004_s3pg'
+down_revision = '0005_hooks'
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ Engines that run rollouts themselves (Docker Swarm, Amazon ECS, Kubernetes) plug
 up: a cluster's document names its engine (`"engine": "local"` today), and such an engine
 takes the service's task definition and deployment configuration as a whole and reports
 deployments and tasks back in ECS terms, instead of being driven task by task; the store, the
-API and the queries of what is in use (storage/metadata/ecs_tasks.images_in_use) stay the same.
+API and what retention keeps (deployer/retention.py) stay the same.
 """
 
 from __future__ import annotations

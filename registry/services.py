@@ -13,6 +13,8 @@ from deployer.host import this_host
 from deployer.options import Options
 from deployer.store import DeployerStore
 from hooks.backoff import Backoff
+from hooks.deploy.rules import DeployRules
+from hooks.deploy.runs import Deploys
 from hooks.dispatch import DeliverySettings, Dispatcher
 from hooks.formats import Origin
 from hooks.signing import Keyring
@@ -61,6 +63,8 @@ class Services:
     authority: Authority | None
     deployer: DeployerStore
     webhooks: Webhooks
+    deploy_rules: DeployRules
+    deploys: Deploys
     # The in-process consumers of events (hooks/subscribers.py): each area adds its own here.
     subscribers: list[Subscriber] = field(default_factory=list)
 
@@ -132,6 +136,7 @@ def deployer_options(settings: Settings) -> Options:
         log_bytes=deployer.log_bytes,
         stopped_ttl=deployer.stopped_ttl,
         registry_hosts=tuple(hosts),
+        rollback_targets=deployer.rollback_targets,
     )
 
 
@@ -163,6 +168,7 @@ def open_services(settings: Settings) -> Services:
     authority = _open_authority(settings, db)
     options = deployer_options(settings)
     threads = Threads()
+    deploys = Deploys(db, options)
     return Services(
         settings=settings,
         threads=threads,
@@ -181,12 +187,20 @@ def open_services(settings: Settings) -> Services:
         repositories=RepositoryStore(db),
         images=ImageStore(db),
         pulls=PullRecorder(db),
-        lifecycle=Lifecycle(db, partial(retention.in_use, db, options.registry_hosts)),
-        collector=Collector(db, driver, settings.gc.grace),
+        lifecycle=Lifecycle(db, partial(retention.in_use, db, options.registry_hosts, options.rollback_targets)),
+        collector=Collector(
+            db,
+            driver,
+            settings.gc.grace,
+            partial(retention.needed, db, options.registry_hosts, options.rollback_targets),
+        ),
         accounts=AccountStore(db),
         permissions=PermissionStore(db),
         guard=Guard(authority, threads),
         authority=authority,
         webhooks=Webhooks(db, threads, Keyring(settings.auth_key_dir), delivery_settings(settings), origin(settings)),
         deployer=DeployerStore(db, options, lambda: this_host(options.cpu, options.memory)),
+        deploy_rules=DeployRules(db),
+        deploys=deploys,
+        subscribers=[deploys.subscriber()],
     )

@@ -217,6 +217,17 @@ class Guard:
         if "admin" not in await self._current_rights(access.subject, ALL):
             raise OCIError(Problem.DENIED, "this needs the admin action on every repository ('*')")
 
+    async def may(self, access: Access, resource: str, action: str) -> bool:
+        """Whether the caller may do `action` on `resource` (a repository, a repository pattern,
+        or a deployer resource such as `ecs:prod/api`) by its permission rules as they are now.
+        Routes that decide per object (deploy rules, deployment histories) ask after Need.LOGIN;
+        bearer tokens carry repository scopes only, so their subject's rules decide."""
+        if access.scheme == "open":
+            return True
+        if access.token is not None:
+            return bool(access.subject) and action in await self._current_rights(access.subject, resource)
+        return access.principal is not None and action in allowed(access.principal, access.rules or [], resource)
+
     async def _current_rights(self, subject: str, repository: str) -> frozenset[str]:
         """What the token's subject may do now: decides between 'fetch a wider token' and 'denied'."""
         assert self.authority is not None

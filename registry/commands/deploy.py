@@ -15,15 +15,15 @@ from typing import Any
 
 from deployer.errors import DeployError
 from deployer.logs import log_files, merged
+from deployer.progress import deployment_status
 from deployer.store import DEFAULT_CONFIG, DeployerStore, ServiceState
 from storage.metadata.ecs_taskdefs import TaskDefinitionRow
 
 from ..aws import model, shapes
 from ..aws.errors import AwsError
 from ..ecs import present
-from ..ecs.present import deployment_status
 from ..services import Services
-from . import Handler
+from . import Handler, deploy_rules
 
 FOLLOW_EVERY = 1.0
 
@@ -306,6 +306,7 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     shown.add_argument("--json", action="store_true", help="print JSON")
     listed = action("list", "list services", "List every service with its counts and rollout state.", list_services)
     listed.add_argument("--json", action="store_true", help="print JSON")
+    deploy_rules.add(action, actions, common)
 
     logs_parser = commands.add_parser(
         "logs",

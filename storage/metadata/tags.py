@@ -1,11 +1,16 @@
-"""Tags: a mutable name -> digest map per repository, with an append-only history."""
+"""Tags: a mutable name -> digest map per repository, with an append-only history that says who
+moved each tag (storage/actor.py), when, from which digest to which, and why when a reason was
+given (a revert)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from .. import actor
 from .schema import repositories, tag_history, tags
 from .upsert import insert_ignore
 
@@ -40,26 +45,45 @@ def current(conn: Connection, repository_id: int, tag: str, lock: bool = True) -
     return conn.execute(statement, {"repository_id": repository_id, "tag": tag}).scalar()
 
 
-def _history(conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None) -> None:
-    row = {"repository_id": repository_id, "tag": tag, "digest": digest, "previous": previous, "at": time.time()}
+def _history(
+    conn: Connection,
+    repository_id: int,
+    tag: str,
+    digest: str | None,
+    previous: str | None,
+    reason: str | None = None,
+) -> None:
+    who = actor.current()
+    row = {
+        "repository_id": repository_id,
+        "tag": tag,
+        "digest": digest,
+        "previous": previous,
+        "at": time.time(),
+        "actor_kind": who.kind,
+        "actor_name": who.name,
+        "reason": reason,
+    }
     conn.execute(_INSERT_HISTORY, row)
 
 
-def put(conn: Connection, repository_id: int, tag: str, digest: str, previous: str | None) -> str | None:
+def put(
+    conn: Connection, repository_id: int, tag: str, digest: str, previous: str | None, reason: str | None = None
+) -> str | None:
     """Point `tag` at `digest`; returns the digest it pointed to before (None if new). `previous`:
     what `current` (which locks the tag) returned earlier in this transaction."""
     now = time.time()
     if previous is None:
         row = {"repository_id": repository_id, "name": tag, "digest": digest, "updated_at": now}
         if insert_ignore(conn, tags, row).rowcount == 1:
-            _history(conn, repository_id, tag, digest, None)
+            _history(conn, repository_id, tag, digest, None, reason)
             return None
         previous = current(conn, repository_id, tag)  # created meanwhile by a transaction that committed
     if previous == digest:
         return previous
     where = (tags.c.repository_id == repository_id) & (tags.c.name == tag)
     conn.execute(update(tags).where(where).values(digest=digest, updated_at=now))
-    _history(conn, repository_id, tag, digest, previous)
+    _history(conn, repository_id, tag, digest, previous, reason)
     return previous
 
 
@@ -80,3 +104,31 @@ def pointing_to(conn: Connection, repository_id: int, digest: str) -> list[str]:
 
 def page(conn: Connection, repository_id: int, after: str, limit: int) -> list[str]:
     return list(conn.execute(_PAGE, {"repository_id": repository_id, "after": after, "limit": limit}).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One line of a tag's history: `digest` None is a delete, `previous` None a new tag."""
+
+    at: float
+    digest: str | None
+    previous: str | None
+    actor_kind: str | None  # None for moves recorded before Cais kept who made them
+    actor_name: str | None
+    reason: str | None
+
+    def document(self) -> dict[str, Any]:
+        """As the command line (--json) and the API show it."""
+        who = {"kind": self.actor_kind, "name": self.actor_name} if self.actor_kind else None
+        return {"at": self.at, "actor": who, "from": self.previous, "to": self.digest, "reason": self.reason}
+
+
+def history(conn: Connection, repository_id: int, tag: str, limit: int) -> list[Move]:
+    """The tag's moves, newest first."""
+    query = (
+        select(tag_history)
+        .where(tag_history.c.repository_id == repository_id, tag_history.c.tag == tag)
+        .order_by(tag_history.c.id.desc())
+        .limit(limit)
+    )
+    return [Move(r.at, r.digest, r.previous, r.actor_kind, r.actor_name, r.reason) for r in conn.execute(query)]

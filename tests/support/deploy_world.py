@@ -42,6 +42,7 @@ async def _once(data: bytes) -> Any:
 class World:
     root: Path
     db: Database
+    driver: FilesystemDriver
     options: Options
     store: DeployerStore
     manifests: ManifestStore
@@ -97,10 +98,14 @@ class World:
         records.apply(self.db, self.options, self.state(cluster, name), planner.Plan(list(actions)))
 
     def settle(self, cluster: str, name: str, rollout: str, rollback: bool = False) -> None:
-        """The PRIMARY deployment's rollout settles (and, failed with `rollback`, is rolled back)."""
+        """The PRIMARY deployment's rollout settles: completed, the older deployments retire (their
+        tasks are gone); failed with `rollback`, it is rolled back."""
         primary = self.primary(cluster, name)
         reason = "ECS deployment circuit breaker: tasks failed to start." if rollout == planner.FAILED else "done."
         actions: list[planner.Action] = [planner.Settle(primary, rollout, reason)]
+        if rollout == planner.COMPLETED:
+            older = [d.id for d in self.state(cluster, name).deployments if d.id != primary]
+            actions += [planner.Retire(deployment) for deployment in older]
         if rollback:
             actions.append(planner.Rollback(primary))
         self.apply(cluster, name, *actions)
@@ -149,6 +154,7 @@ def make_world(root: Path, rollback_targets: int = 3) -> World:
     return World(
         root,
         db,
+        driver,
         options,
         store,
         ManifestStore(db),

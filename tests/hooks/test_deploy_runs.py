@@ -156,7 +156,7 @@ def test_a_service_that_cannot_take_the_image_fails_the_run(world: World) -> Non
 def test_rules_are_checked(world: World) -> None:
     with pytest.raises(DeployRuleInvalid, match="no active service nope in cluster prod"):
         world.rule("typo", repository=REPO, tag="main", cluster="prod", service="nope")
-    with pytest.raises(DeployRuleInvalid, match="repository pattern 'Team'.*max severity 'SEVERE'"):
+    with pytest.raises(DeployRuleInvalid, match=r"repository pattern .Team..*max severity .SEVERE."):
         world.rule("bad", repository="Team", tag="main", cluster="prod", service="api", max_severity="SEVERE")
     found = world.rules.update("api-main", {"max_severity": "CRITICAL", "ignore": ["CVE-2023-4911"]})
     assert json.loads(json.dumps(found.doc)) == {

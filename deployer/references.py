@@ -1,6 +1,7 @@
 """Image references of task definitions, as they concern this registry: `host/repository:tag` or
 `host/repository@digest` where `host` is one of this registry's addresses (options.registry_hosts);
-references to other registries are none of this registry's business."""
+references to other registries are none of this registry's business, except for retention,
+which keeps what any reference may name (deployer/retention.py)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,14 @@ class Local:
 
 def local(reference: str, hosts: tuple[str, ...]) -> Local | None:
     """The reference, if it names an image of this registry."""
+    found = parse(reference)
+    return found if found is not None and found.host in hosts else None
+
+
+def parse(reference: str) -> Local | None:
+    """The parts of a `host/repository...` reference, whatever the host."""
     host, _, rest = reference.partition("/")
-    if host not in hosts or not rest:
+    if not rest:
         return None
     if "@" in rest:
         repository, _, digest = rest.partition("@")

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from storage.metadata import ecs_clusters, ecs_services, ecs_taskdefs, ecs_tasks, tags
 from storage.metadata.engine import Database
 
-from .references import local
+from .references import parse
 
 ROLLBACK_TARGETS = 3
 Needed = dict[tuple[str, str], str]  # (repository, digest) -> why it is kept
@@ -47,13 +47,16 @@ def _definition_images(conn: Connection, definition_id: int, why: str) -> Iterat
         yield container["image"], None, why
 
 
-def needed(db: Database, hosts: tuple[str, ...], rollback_targets: int = ROLLBACK_TARGETS) -> Needed:
+def needed(db: Database, rollback_targets: int = ROLLBACK_TARGETS) -> Needed:
     """Every (repository, digest) of this registry the deployer needs, with the first reason found
-    (a tag counts as the digest it points to now)."""
+    (a tag counts as the digest it points to now). References count whatever their host when
+    they name a repository of this registry: keeping an image too many costs some bytes,
+    expiring one that runs breaks a service, and the host is not always known the same way (a
+    `cais lifecycle` command reads the configuration, not the address a server was given)."""
     found: Needed = {}
     with db.read() as conn:
         for reference, digest, why in _images(conn, rollback_targets):
-            parts = local(reference, hosts)
+            parts = parse(reference)
             if parts is None:
                 continue
             resolved = digest or parts.digest or tags.resolve(conn, parts.repository, parts.tag or "latest")
@@ -62,6 +65,6 @@ def needed(db: Database, hosts: tuple[str, ...], rollback_targets: int = ROLLBAC
     return found
 
 
-def in_use(db: Database, hosts: tuple[str, ...], rollback_targets: int, repository: str) -> dict[str, str]:
+def in_use(db: Database, rollback_targets: int, repository: str) -> dict[str, str]:
     """Digests of `repository` the deployer needs, each with why."""
-    return {digest: why for (name, digest), why in needed(db, hosts, rollback_targets).items() if name == repository}
+    return {digest: why for (name, digest), why in needed(db, rollback_targets).items() if name == repository}

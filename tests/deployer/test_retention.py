@@ -43,7 +43,7 @@ def deploy(world: World, digest: str, rollout: str | None) -> None:
 
 
 def lifecycle(world: World, targets: int) -> Lifecycle:
-    return Lifecycle(world.db, partial(retention.in_use, world.db, (HOST,), targets))
+    return Lifecycle(world.db, partial(retention.in_use, world.db, targets))
 
 
 def stored(world: World, digest: str) -> bool:
@@ -83,7 +83,7 @@ def test_lifecycle_and_gc_keep_what_runs_and_where_a_rollback_would_go(tmp_path:
     world.manifests.delete(REPO, Digest.parse(v2))
     with world.db.write() as conn:
         conn.execute(repository_blobs.update().values(created_at=0))
-    needed = partial(retention.needed, world.db, (HOST,), 1)
+    needed = partial(retention.needed, world.db, 1)
     plan = Collector(world.db, world.driver, 0, needed).plan()
     assert plan.kept[v2] == plan.kept[layers[0]] == "ACTIVE deployment of prod/api"
     assert not set(plan.blobs) & set(layers) and v2 not in plan.bodies

@@ -57,7 +57,7 @@ def test_a_push_deploys_its_digest_once_and_the_run_follows_the_rollout(world: W
     assert run.state == COMPLETED and run.finished_at is not None
     with world.db.read() as conn:
         steps = [s.step for s in deploy_runs.steps_of(conn, [run.id])]
-        rollout = ecs_services.rollout_steps(conn, [run.deployment_id])
+        rollout = ecs_services.rollout_steps(conn, [run.deployment_id or ""])
     assert steps == ["push", "revision", "deploy", "outcome"]
     assert [s.counts["pending"] for s in rollout][:1] == [2] and "started 2 tasks" in rollout[0].message
     assert rollout[-1].message.startswith("rollout COMPLETED")

@@ -14,8 +14,8 @@ from standardwebhooks import Webhook
 
 from deployer import events as deployments
 from hooks import destinations, signing
-from hooks.deploy import events as deploy_events
 from hooks.backoff import Backoff
+from hooks.deploy import events as deploy_events
 from hooks.fanout import matches, wants_kind
 from hooks.formats import Origin, formats
 from storage import event_kinds

@@ -24,6 +24,7 @@ from ..aws.errors import AwsError
 from ..ecs import present
 from ..services import Services
 from . import Handler, deploy_rules
+from . import cluster_service as _split
 
 FOLLOW_EVERY = 1.0
 
@@ -48,13 +49,6 @@ def _when(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _split(target: str) -> tuple[str, str]:
-    cluster, sep, service = target.partition("/")
-    if not sep or not cluster or not service:
-        raise DeployError(f"expected CLUSTER/SERVICE, not {target!r}")
-    return cluster, service
 
 
 def register(args: argparse.Namespace, services: Services) -> int:

@@ -13,7 +13,7 @@ from hooks.deploy.history import timelines
 from hooks.deploy.rules import describe, spec
 
 from ..services import Services
-from . import Handler, when
+from . import Handler, cluster_service, when
 
 Action = Callable[[str, str, str, Handler], argparse.ArgumentParser]
 
@@ -117,15 +117,8 @@ def remove_rule(args: argparse.Namespace, services: Services) -> int:
     return 0
 
 
-def _target(text: str) -> tuple[str, str]:
-    cluster, sep, service = text.partition("/")
-    if not sep or not cluster or not service:
-        raise argparse.ArgumentTypeError(f"expected CLUSTER/SERVICE, not {text!r}")
-    return cluster, service
-
-
 def history(args: argparse.Namespace, services: Services) -> int:
-    cluster, service = args.target
+    cluster, service = cluster_service(args.target)
     found = timelines(services.db, cluster, service, args.limit)
     if args.json:
         _print(found)
@@ -235,7 +228,7 @@ def add(action: Action, actions: Any, common: Callable[[argparse.ArgumentParser]
         "decision, the revision, the rollout with task counts, the outcome, a rollback and a tag revert.",
         history,
     )
-    shown.add_argument("target", metavar="CLUSTER/SERVICE", type=_target)
+    shown.add_argument("target", metavar="CLUSTER/SERVICE")
     shown.add_argument("--limit", type=int, default=20, help="deployments shown (default 20)")
     shown.add_argument("--json", action="store_true", help="print JSON")
     approved = action(

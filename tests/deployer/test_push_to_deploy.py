@@ -47,11 +47,8 @@ def cais(daemon: Dockerd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    found = Receiver().start()
-    try:
+    with Receiver.running() as found:
         yield found
-    finally:
-        found.stop()
 
 
 def docker_push(cais: Deployer, version: str, command: str = SERVE) -> str:

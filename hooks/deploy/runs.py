@@ -100,6 +100,11 @@ class Deploys:
         repository = event.repository
         if repository is None or image.subject is not None or not image.tags:
             return
+        # Most pushes match no rule: a read says so without taking the write lock. The write
+        # reads the rules again, so a rule changed meanwhile is taken as it is then.
+        with self.db.read() as conn:
+            if not any(takes(rule, repository, image.tags) for rule in deploy_rules.listing(conn, enabled_only=True)):
+                return
         with self.db.write() as conn:
             for rule in deploy_rules.listing(conn, enabled_only=True):
                 tag = takes(rule, repository, image.tags)

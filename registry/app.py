@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from hooks.scan.worker import prune_scans
 from storage.digest import DigestError
 from storage.drivers.base import StorageUnavailable
 from storage.errors import StoreError
@@ -34,6 +35,7 @@ from .services import Services, open_services
 
 RESOLVED_CONFIG_ENV = "CAIS_RESOLVED_CONFIG"
 LEASE = 3600.0  # scheduled jobs that outlive this may overlap, which they tolerate
+SCAN_PRUNE_INTERVAL = 3600.0
 
 
 async def _error(request: Request, exc: Exception) -> Response:
@@ -66,6 +68,10 @@ def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, No
     if settings.gc.enabled:
         collect = partial(run_exclusively, services.db, "gc", LEASE, services.collector.collect)
         jobs.append(every("garbage collection", settings.gc.interval, collect))
+    if settings.scan.enabled:
+        jobs.append(services.scans.run_forever(settings.scan.poll_interval))
+        prune = partial(run_exclusively, services.db, "scan prune", LEASE, partial(prune_scans, services.db))
+        jobs.append(every("scan prune", SCAN_PRUNE_INTERVAL, prune))
     return jobs
 
 
@@ -85,6 +91,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         try:
             yield
         finally:
+            services.scans.stopping = True  # a scan in progress goes back to the queue
             for task in tasks:
                 task.cancel()
             services.pulls.flush()

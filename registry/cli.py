@@ -13,7 +13,7 @@ from typing import Any
 
 from . import config
 from .auth import cli as auth_cli
-from .commands import lifecycle, repos, storage_ops
+from .commands import lifecycle, repos, scan, storage_ops
 
 DESCRIPTION = """\
 Cais: an OCI container registry with ECR-style management.
@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         "and flags, as JSON.",
     )
     _common(show)
-    for module in (repos, lifecycle, storage_ops, auth_cli):
+    for module in (repos, lifecycle, storage_ops, auth_cli, scan):
         module.add(commands, _common)
     return parser
 

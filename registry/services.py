@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hooks.scan.layers import Limits
+from hooks.scan.scanner import Scanner
+from hooks.scan.worker import ScanWorker
 from storage.accounts import AccountStore
 from storage.blobstore import BlobStore
 from storage.drivers import open_driver
@@ -44,6 +47,7 @@ class Services:
     permissions: PermissionStore
     guard: Guard
     authority: Authority | None
+    scans: ScanWorker
 
     def close(self) -> None:
         self.db.dispose()
@@ -94,18 +98,20 @@ def open_services(settings: Settings) -> Services:
     )
     create_on_push = settings.repositories.create_on_push
     authority = _open_authority(settings, db)
+    uploads = Uploads(db, driver, policy, create_on_push=create_on_push)
+    manifests = ManifestStore(
+        db,
+        require_index_children=settings.manifests.require_index_children,
+        cache_bytes=settings.manifests.cache_bytes,
+        create_on_push=create_on_push,
+    )
     return Services(
         settings=settings,
         db=db,
         driver=driver,
         blobs=BlobStore(db, driver),
-        uploads=Uploads(db, driver, policy, create_on_push=create_on_push),
-        manifests=ManifestStore(
-            db,
-            require_index_children=settings.manifests.require_index_children,
-            cache_bytes=settings.manifests.cache_bytes,
-            create_on_push=create_on_push,
-        ),
+        uploads=uploads,
+        manifests=manifests,
         repositories=RepositoryStore(db),
         images=ImageStore(db),
         pulls=PullRecorder(db),
@@ -115,4 +121,13 @@ def open_services(settings: Settings) -> Services:
         permissions=PermissionStore(db),
         guard=Guard(authority),
         authority=authority,
+        scans=_scan_worker(settings, db, driver, manifests, uploads),
     )
+
+
+def _scan_worker(
+    settings: Settings, db: Database, driver: Driver, manifests: ManifestStore, uploads: Uploads
+) -> ScanWorker:
+    scan = settings.scan
+    limits = Limits(scan.max_layer_bytes, scan.max_layer_entries, scan.max_file_bytes)
+    return ScanWorker(db, Scanner(db, driver, manifests, uploads, limits, scan.sbom), scan.lease)

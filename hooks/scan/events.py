@@ -17,6 +17,13 @@ def _identity(finding: dict[str, Any]) -> tuple[str, str, str, str]:
     return (finding["id"], finding["package"], finding["version"], finding["path"])
 
 
+def observed(previous: list[dict[str, Any]] | None, current: list[dict[str, Any]], now: float) -> None:
+    """Stamp each finding with when a scan of the image first found it."""
+    first = {_identity(f): f.get("firstObservedAt") for f in previous or []}
+    for finding in current:
+        finding["firstObservedAt"] = first.get(_identity(finding)) or now
+
+
 def new_findings(previous: list[dict[str, Any]] | None, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
     known = {_identity(f) for f in previous or []}
     return [f for f in current if _identity(f) not in known]

@@ -41,7 +41,7 @@ LAYER_PREFIXES = (
 COMPLETED = "The scan was completed successfully."
 UNSUPPORTED = "UnsupportedImageError: The operating system and/or package manager are not supported."
 KeepAlive = Callable[[], None]  # called often during a scan; raises to stop it (a lost lease)
-Progress = Callable[[int], None]  # called with the layer bytes read since the last call
+Progress = Callable[[int], object]  # called with the layer bytes read since the last call
 
 
 @dataclass(frozen=True, slots=True)

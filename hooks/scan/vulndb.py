@@ -22,6 +22,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.errors import StoreError
 from storage.metadata import scans, vulndb
 from storage.metadata.engine import Database
 from storage.metadata.locks import run_exclusively
@@ -32,10 +33,10 @@ from .osv import Advisory, OsvError, family, parse
 BATCH = 500  # advisories per insert transaction
 LEASE = 6 * 3600.0
 DOWNLOAD_TIMEOUT = 60.0
-Progress = Callable[[int], None]  # called with the number of records read so far
+Progress = Callable[[int], object]  # called with the number of records read so far
 
 
-class ImportRefused(Exception):
+class ImportRefused(StoreError):
     """The import was refused; nothing changed. The message says why."""
 
 

@@ -100,6 +100,8 @@ class ScanWorker:
         return keepalive
 
     def _record(self, row: ScanRow, outcome: Outcome) -> Outcome:
+        if outcome.findings is not None:
+            events.observed(row.findings, outcome.findings, time.time())
         with self.db.write() as conn:
             previous = scans.finish(
                 conn,
@@ -132,3 +134,9 @@ class ScanWorker:
                 log.exception("scan queue pass failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)
+
+
+def prune_scans(db: Database) -> int:
+    """Forget scans of deleted images, and layer indexes and inventories nothing uses."""
+    with db.write(durable=False) as conn:
+        return scans.prune(conn)

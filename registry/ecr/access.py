@@ -47,6 +47,7 @@ _NEEDS = {
         [
             "BatchCheckLayerAvailability",
             "BatchGetImage",
+            "DescribeImageScanFindings",
             "DescribeImages",
             "GetDownloadUrlForLayer",
             "GetLifecyclePolicy",
@@ -57,12 +58,22 @@ _NEEDS = {
         ],
         "pull",
     ),
-    **dict.fromkeys(["CompleteLayerUpload", "InitiateLayerUpload", "PutImage", "UploadLayerPart"], "push"),
+    **dict.fromkeys(
+        ["CompleteLayerUpload", "InitiateLayerUpload", "PutImage", "StartImageScan", "UploadLayerPart"], "push"
+    ),
     "BatchDeleteImage": "delete",
 }
 # Operations on the registry itself, open to every signed caller (DescribeRepositories shows only
 # what the caller may pull).
-_ANY_CALLER = {"DescribeRegistry", "DescribeRepositories", "GetAuthorizationToken"}
+_ANY_CALLER = {
+    "DescribeRegistry",
+    "DescribeRepositories",
+    "GetAuthorizationToken",
+    # Scanning configuration: the handlers check each repository, or admin on every one ("*").
+    "BatchGetRepositoryScanningConfiguration",
+    "GetRegistryScanningConfiguration",
+    "PutRegistryScanningConfiguration",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,8 @@ class Fault(Enum):
     LIFECYCLE_POLICY_NOT_FOUND = _Row("LifecyclePolicyNotFoundException", 400, "no lifecycle policy")
     PREVIEW_NOT_FOUND = _Row("LifecyclePolicyPreviewNotFoundException", 400, "no lifecycle policy preview")
     LIMIT_EXCEEDED = _Row("LimitExceededException", 400, "limit exceeded")
+    SCAN_NOT_FOUND = _Row("ScanNotFoundException", 400, "the image has not been scanned")
+    UNSUPPORTED_IMAGE_TYPE = _Row("UnsupportedImageTypeException", 400, "the image type is not supported")
     SERVER = _Row("ServerException", 500, "internal server error")
 
 

@@ -17,7 +17,7 @@ from storage.errors import NameUnknown
 from ..api.common import read_body
 from ..auth.gate import Need
 from ..services import Services
-from . import access, images, layers, lifecycle, model, registry_ops, repositories, shapes
+from . import access, images, layers, lifecycle, model, registry_ops, repositories, scanning, shapes
 from .context import Call, Context, Handler
 from .errors import JSON_11, AwsError, Fault, error_response
 
@@ -38,7 +38,7 @@ def _serialize(result: dict[str, Any]) -> bytes:
 def routes(services: Services) -> list[Route]:
     context = Context(services)
     handlers: dict[str, Handler] = {}
-    for module in (repositories, registry_ops, images, layers, lifecycle):
+    for module in (repositories, registry_ops, images, layers, lifecycle, scanning):
         handlers |= module.operations(context)
     prefix = model.TARGET_PREFIX
 

@@ -120,11 +120,14 @@ def request_all(conn: Connection, reason: str) -> int:
     return int(done) + int(running)
 
 
-def claim(conn: Connection, holder: str, lease: float) -> ScanRow | None:
-    """Take the next scan to run, with the lease on its digest; None when there is none."""
+def claim(conn: Connection, holder: str, lease: float, only: tuple[int, str] | None = None) -> ScanRow | None:
+    """Take the next scan to run (or the scan `only`), with the lease on its digest; None when
+    there is none."""
     now = time.time()
     runnable = or_(scans.c.status == PENDING, and_(scans.c.status == IN_PROGRESS, scans.c.lease_expires < now))
     query = select(scans.c.repository_id, scans.c.digest).where(runnable).order_by(scans.c.requested_at)
+    if only is not None:
+        query = query.where(_key(*only))
     query = query.limit(CANDIDATES)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)

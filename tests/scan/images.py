@@ -88,7 +88,7 @@ class Layer:
 
 
 @dataclass
-class TestImage:
+class BuiltImage:
     layers: list[Layer]
     platform: tuple[str, str] = ("linux", "amd64")
     blobs: list[bytes] = field(default_factory=list)
@@ -125,7 +125,7 @@ class TestImage:
         return str(response.headers["docker-content-digest"])
 
 
-def push_index(registry: Registry, repository: str, tag: str, images: list[TestImage]) -> str:
+def push_index(registry: Registry, repository: str, tag: str, images: list[BuiltImage]) -> str:
     manifests = []
     for number, image in enumerate(images):
         _, manifest, _ = image.build()
@@ -236,3 +236,55 @@ def go_elf(buildinfo: bytes) -> bytes:
     head = elf + segment
     body = head + bytes(data_offset - len(head)) + buildinfo + names
     return body + bytes(sections_offset - len(body)) + null + go + strtab
+
+
+# -- the images the scanning tests push -------------------------------------------------------------
+
+SITE = "/usr/local/lib/python3.11/site-packages"
+
+
+def debian_image(extra_status: str = "") -> BuiltImage:
+    """Debian 12 with Python, npm and Go packages, in gzip, zstd and plain tar layers; the top
+    layer whites out a vulnerable package (urllib3) of the layer below."""
+    status = dpkg_status(
+        [
+            ("libc6", "2.36-9+deb12u3", "glibc"),  # CVE-2023-4911 is fixed in this version
+            ("libssl3", "3.0.11-1~deb12u2", "openssl"),  # the Debian advisory names the source: openssl
+            ("zlib1g", "1:1.2.13.dfsg-1", "zlib (1:1.2.13.dfsg-1)"),
+            ("tar", "1.34+dfsg-1.2", None),
+        ]
+    )
+    base = [
+        symlink("/etc/os-release", "../usr/lib/os-release"),
+        file("/usr/lib/os-release", os_release("debian", "12", "Debian GNU/Linux 12 (bookworm)")),
+        file("/var/lib/dpkg/status", status + extra_status),
+        file("/var/lib/dpkg/status.d/base-files", dpkg_status([("base-files", "12.4+deb12u5", None)])),
+    ]
+    languages = [
+        file(f"{SITE}/requests-2.25.0.dist-info/METADATA", dist_info("requests", "2.25.0")),
+        file(f"{SITE}/urllib3-1.26.4.dist-info/METADATA", dist_info("urllib3", "1.26.4")),
+        file(f"{SITE}/Jinja2-2.11.3.egg-info/PKG-INFO", dist_info("Jinja2", "2.11.3")),
+        file("/usr/lib/python3/dist-packages/six-1.16.0.egg-info", dist_info("six", "1.16.0")),
+        file("/app/node_modules/lodash/package.json", package_json("lodash", "4.17.20")),
+        file("/app/node_modules/minimist/package.json", package_json("minimist", "1.2.5")),
+        file("/app/node_modules/@babel/traverse/package.json", package_json("@babel/traverse", "7.23.0")),
+    ]
+    app = go_elf(
+        go_buildinfo("go1.20.1", "example.com/app", [("golang.org/x/net", "v0.7.0"), ("golang.org/x/text", "v0.3.7")])
+    )
+    top = [whiteout(f"{SITE}/urllib3-1.26.4.dist-info"), file("/usr/local/bin/app", app, 0o755)]
+    return BuiltImage([Layer(base, "gzip"), Layer(languages, "zstd"), Layer(top, "tar")])
+
+
+def alpine_image() -> BuiltImage:
+    packages = [
+        ("musl", "1.2.4_git20230717-r4", "musl"),
+        ("busybox", "1.36.1-r15", "busybox"),
+        ("libcrypto3", "3.1.4-r1", "openssl"),  # affected through its origin, openssl
+        ("libssl3", "3.1.4-r1", "openssl"),
+    ]
+    layer = [
+        file("/etc/os-release", os_release("alpine", "3.19.1", "Alpine Linux v3.19")),
+        file("/lib/apk/db/installed", apk_installed(packages)),
+    ]
+    return BuiltImage([Layer(layer, "gzip")], platform=("linux", "arm64"))

@@ -112,7 +112,10 @@ def test_only_installed_dpkg_packages_and_status_d_files() -> None:
 
 def test_os_release_through_a_link_inside_the_image() -> None:
     layer = Layer(
-        [symlink("/etc/os-release", "../usr/lib/os-release"), file("/usr/lib/os-release", os_release("debian", "12", "D"))]
+        [
+            symlink("/etc/os-release", "../usr/lib/os-release"),
+            file("/usr/lib/os-release", os_release("debian", "12", "D")),
+        ]
     )
     system = inventory(layer).system
     assert system is not None and (system.id, system.version_id) == ("debian", "12")
@@ -139,7 +142,9 @@ def test_links_and_traversal_never_leave_the_image(tmp_path: pytest.TempPathFact
 
 
 def test_a_symlink_loop_is_not_followed_forever() -> None:
-    layer = Layer([symlink("/etc/os-release", "/usr/lib/os-release"), symlink("/usr/lib/os-release", "/etc/os-release")])
+    layer = Layer(
+        [symlink("/etc/os-release", "/usr/lib/os-release"), symlink("/usr/lib/os-release", "/etc/os-release")]
+    )
     assert inventory(layer).system is None
 
 
@@ -181,7 +186,9 @@ def test_a_huge_extended_header_is_refused_before_it_is_read() -> None:
         read_layer(iter([buffer.getvalue()]), LIMITS)
 
 
-@pytest.mark.parametrize("blob", [b"not a tar stream at all" * 40, gzip.compress(b"x" * 1000)[:-30], b"\x28\xb5\x2f\xfdjunk"])
+@pytest.mark.parametrize(
+    "blob", [b"not a tar stream at all" * 40, gzip.compress(b"x" * 1000)[:-30], b"\x28\xb5\x2f\xfdjunk"]
+)
 def test_garbage_is_a_layer_error(blob: bytes) -> None:
     with pytest.raises(LayerError):
         read_layer(iter([blob]), LIMITS)

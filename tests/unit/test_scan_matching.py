@@ -12,14 +12,17 @@ from hypothesis import strategies as st
 
 from hooks.scan.osv import OsvError, parse
 from hooks.scan.severity import rate
-from hooks.scan.versions import evaluate, parse as parse_version
+from hooks.scan.versions import evaluate
+from hooks.scan.versions import parse as parse_version
 
 # Debian versions: [epoch:]upstream[-revision]. Upstream starts with a digit; `~` sorts before
 # anything, even the end of the string; letters sort before other characters.
 _UPSTREAM = st.from_regex(r"\A[0-9][0-9A-Za-z.+~]{0,8}\Z")
 _REVISION = st.from_regex(r"\A[0-9A-Za-z.+~]{1,6}\Z")
 DEBIAN = st.builds(
-    lambda epoch, upstream, revision: (f"{epoch}:" if epoch is not None else "") + upstream + (f"-{revision}" if revision else ""),
+    lambda epoch, upstream, revision: (
+        (f"{epoch}:" if epoch is not None else "") + upstream + (f"-{revision}" if revision else "")
+    ),
     st.one_of(st.none(), st.integers(0, 3)),
     _UPSTREAM,
     st.one_of(st.none(), _REVISION),
@@ -47,7 +50,12 @@ def advisory(ecosystem: str, name: str, *ranges: tuple[str, list[tuple[str, str]
         "package": {"ecosystem": ecosystem, "name": name},
         "ranges": [{"type": kind, "events": [{k: v} for k, v in events]} for kind, events in ranges],
     }
-    return {"id": "TEST-1", "modified": "2024-01-01T00:00:00Z", "affected": [affected | extra.pop("entry", {})], **extra}
+    return {
+        "id": "TEST-1",
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [affected | extra.pop("entry", {})],
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(
@@ -116,7 +124,9 @@ def test_pypi_names_are_normalized() -> None:
         (None, None, ("UNDEFINED", None)),
     ],
 )
-def test_severity(severity: list[dict[str, str]] | None, database: str | None, expected: tuple[str, float | None]) -> None:
+def test_severity(
+    severity: list[dict[str, str]] | None, database: str | None, expected: tuple[str, float | None]
+) -> None:
     record: dict[str, Any] = {"severity": severity} if severity else {}
     if database:
         record["database_specific"] = {"severity": database}
@@ -130,8 +140,21 @@ def test_severity(severity: list[dict[str, str]] | None, database: str | None, e
         [],
         {"modified": "x"},
         {"id": "X", "modified": "x", "affected": [{"package": {"name": "p"}}]},
-        {"id": "X", "modified": "x", "affected": [{"package": {"ecosystem": "npm", "name": "p"}, "ranges": [{"type": "X"}]}]},
-        {"id": "X", "modified": "x", "affected": [{"package": {"ecosystem": "npm", "name": "p"}, "ranges": [{"type": "SEMVER", "events": [{"bogus": "1"}]}]}]},
+        {
+            "id": "X",
+            "modified": "x",
+            "affected": [{"package": {"ecosystem": "npm", "name": "p"}, "ranges": [{"type": "X"}]}],
+        },
+        {
+            "id": "X",
+            "modified": "x",
+            "affected": [
+                {
+                    "package": {"ecosystem": "npm", "name": "p"},
+                    "ranges": [{"type": "SEMVER", "events": [{"bogus": "1"}]}],
+                }
+            ],
+        },
         {"id": "X", "modified": "x", "aliases": "CVE-1"},
     ],
 )

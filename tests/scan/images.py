@@ -53,10 +53,24 @@ def opaque(directory: str) -> Item:
     return Item(f"{directory}/.wh..wh..opq")
 
 
+def _parents(items: list[Item]) -> list[Item]:
+    """Directory entries for the parents of every item, as image builders write them."""
+    seen: set[str] = set()
+    found = []
+    for item in items:
+        parts = item.path.strip("/").split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            directory = "/" + "/".join(parts[:depth])
+            if ".." not in directory and directory not in seen:
+                seen.add(directory)
+                found.append(Item(directory, "dir", mode=0o755))
+    return found
+
+
 def tar_bytes(items: list[Item]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for item in items:
+        for item in _parents(items) + items:
             info = tarfile.TarInfo(item.path.lstrip("/") if not item.path.startswith("../") else item.path)
             info.mode = item.mode
             if item.kind == "file":

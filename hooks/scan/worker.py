@@ -19,6 +19,7 @@ from storage.errors import ManifestUnknown, NameUnknown
 from storage.metadata import scans
 from storage.metadata.engine import Database
 from storage.metadata.scans import ScanRow
+from storage.threads import Threads
 
 from . import events
 from .scanner import KeepAlive, Outcome, Progress, Scanner
@@ -124,12 +125,12 @@ class ScanWorker:
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    async def run_forever(self, poll: float) -> None:
+    async def run_forever(self, threads: Threads, poll: float) -> None:
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         while True:
             self._wake.clear()
             try:
-                await asyncio.to_thread(self.work)
+                await threads.run(self.work)
             except Exception:
                 log.exception("scan queue pass failed")
             with contextlib.suppress(TimeoutError):

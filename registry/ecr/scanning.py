@@ -17,7 +17,6 @@ from storage.metadata import scans
 from storage.metadata.images import ImageRow
 from storage.metadata.scans import ScanRow
 
-from ..api.common import blocking
 from . import access, images, pages, present
 from .context import Call, Context, Handler
 from .errors import AwsError, Fault
@@ -135,6 +134,7 @@ def _recommendation(finding: dict[str, Any]) -> str:
 def operations(context: Context) -> dict[str, Handler]:
     services = context.services
     db = services.db
+    run = services.threads.run
 
     def image_identity(name: str, image: ImageRow, image_id: dict[str, str]) -> dict[str, Any]:
         shown = {"imageDigest": image.digest} | ({"imageTag": image_id["imageTag"]} if "imageTag" in image_id else {})
@@ -143,11 +143,11 @@ def operations(context: Context) -> dict[str, Handler]:
     async def start_image_scan(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         image = await images.one_image(context, name, call.params["imageId"])
-        if not await blocking(services.scans.scanner.images, name, image.digest):
+        if not await run(services.scans.scanner.images, name, image.digest):
             raise AwsError(
                 Fault.UNSUPPORTED_IMAGE_TYPE, "The operating system and/or package manager are not supported."
             )
-        row = await blocking(request_scan, db, name, image.digest, MANUAL)
+        row = await run(request_scan, db, name, image.digest, MANUAL)
         services.scans.wake()
         return image_identity(name, image, call.params["imageId"]) | {"imageScanStatus": present.scan_status(row)}
 
@@ -155,7 +155,7 @@ def operations(context: Context) -> dict[str, Handler]:
         name = context.repository(call)
         image_id = call.params["imageId"]
         image = await images.one_image(context, name, image_id)
-        scan = await blocking(results.scan_of, db, name, image.digest)
+        scan = await run(results.scan_of, db, name, image.digest)
         if scan is None:
             raise AwsError(
                 Fault.SCAN_NOT_FOUND,
@@ -182,19 +182,19 @@ def operations(context: Context) -> dict[str, Handler]:
     async def put_registry_scanning_configuration(call: Call) -> dict[str, Any]:
         access.require(call.principal, "*", "ecr:PutRegistryScanningConfiguration", "admin")
         configuration = {"scanType": call.params.get("scanType", "BASIC"), "rules": call.params.get("rules", [])}
-        await blocking(policy.put_registry_configuration, db, configuration)
+        await run(policy.put_registry_configuration, db, configuration)
         return {"registryScanningConfiguration": configuration}
 
     async def get_registry_scanning_configuration(call: Call) -> dict[str, Any]:
-        configuration = await blocking(policy.registry_configuration, db)
+        configuration = await run(policy.registry_configuration, db)
         return {"registryId": context.registry_id, "scanningConfiguration": configuration}
 
     async def batch_get_repository_scanning_configuration(call: Call) -> dict[str, Any]:
         names = call.params["repositoryNames"]
         for name in names:
             access.require(call.principal, name, "ecr:BatchGetRepositoryScanningConfiguration", "pull")
-        configuration = await blocking(policy.registry_configuration, db)
-        found = {repo.name: repo for repo in await blocking(services.repositories.page, "", len(names), names)}
+        configuration = await run(policy.registry_configuration, db)
+        found = {repo.name: repo for repo in await run(services.repositories.page, "", len(names), names)}
         configurations, failures = [], []
         for name in names:
             if name not in found:

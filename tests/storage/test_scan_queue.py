@@ -13,6 +13,7 @@ from hooks.scan.vulndb import ImportRefused, import_database
 from storage.metadata import repositories, scans, vulndb
 from storage.metadata.engine import Database
 from storage.metadata.repositories import Settings
+from storage.metadata.schema import manifest_bodies, manifests
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -95,3 +96,33 @@ def test_imports_switch_whole_or_not_at_all(db: Database, tmp_path: Path) -> Non
     assert again.sources[0].generation == 2
     with db.read() as conn:
         assert len(vulndb.affected(conn, "PyPI", ["alpha"])) == 1  # the old generation is gone
+
+
+def test_scan_on_push_follows_the_repository_and_the_registry_rules(db: Database) -> None:
+    from hooks.scan import on_push, policy
+
+    with db.write() as conn:
+        repositories.create(conn, "team/flagged", Settings(scan_on_push=True))
+        repositories.create(conn, "team/plain", Settings())
+        repositories.create(conn, "ruled/app", Settings())
+        conn.execute(manifest_bodies.insert().values(digest=DIGEST, media_type="m", body=b"{}"))
+        for name in ("team/flagged", "team/plain", "ruled/app"):
+            repository_id = repositories.require(conn, name)
+            conn.execute(
+                manifests.insert().values(
+                    repository_id=repository_id, digest=DIGEST, media_type="m", size=1, pushed_at=time.time()
+                )
+            )
+    rule = {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "ruled/*", "filterType": "WILDCARD"}]}
+    policy.put_registry_configuration(db, {"scanType": "BASIC", "rules": [rule]})
+    assert on_push.pushed(db, "team/flagged", DIGEST, None)
+    assert not on_push.pushed(db, "team/plain", DIGEST, None)
+    assert on_push.pushed(db, "ruled/app", DIGEST, None)
+    assert not on_push.pushed(db, "team/flagged", "sha256:" + "c" * 64, subject=DIGEST)  # a referrer
+    with db.write() as conn:
+        repository_id = repositories.require(conn, "team/flagged")
+        assert claim(db, "w") is not None
+        scans.finish(conn, repository_id, DIGEST, "w", scans.COMPLETE, "done", None, {}, [])
+    assert on_push.pushed(db, "team/flagged", DIGEST, None)  # the event again: the done scan stays done
+    with db.read() as conn:
+        assert scans.get(conn, repository_id, DIGEST).status == scans.COMPLETE  # type: ignore[union-attr]

@@ -119,9 +119,10 @@ def test_scan_on_push_follows_the_repository_and_the_registry_rules(db: Database
     assert not on_push.pushed(db, "team/plain", DIGEST, None)
     assert on_push.pushed(db, "ruled/app", DIGEST, None)
     assert not on_push.pushed(db, "team/flagged", "sha256:" + "c" * 64, subject=DIGEST)  # a referrer
+    taken = claim(db, "w")
+    assert taken is not None and taken.repository == "team/flagged"
+    repository_id = taken.repository_id
     with db.write() as conn:
-        repository_id = repositories.require(conn, "team/flagged")
-        assert claim(db, "w") is not None
         scans.finish(conn, repository_id, DIGEST, "w", scans.COMPLETE, "done", None, {}, [])
     assert on_push.pushed(db, "team/flagged", DIGEST, None)  # the event again: the done scan stays done
     with db.read() as conn:

@@ -1,6 +1,6 @@
 """The events a scan announces, written to the outbox in the transaction that records its
-outcome: completed (with the counts by severity), failed (or unsupported), and one for every
-finding that the previous scan of the image did not have."""
+outcome: completed (with the counts by severity), failed (or unsupported), and, when an image is
+scanned again (a new advisory database), one for every finding the previous scan did not have."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ def announce(
         events.enqueue(conn, FAILED, row.repository, base | {"description": description})
         return
     events.enqueue(conn, COMPLETED, row.repository, base | {"severityCounts": counts or {}})
+    if row.findings is None:
+        return  # a first scan: its findings are in the counts, none is news
     for finding in new_findings(row.findings, findings or []):
         details = {key: finding[key] for key in ("name", "id", "severity", "package", "version", "fixedIn", "uri")}
         events.enqueue(conn, FINDING, row.repository, {"digest": row.digest, "tags": tags, "finding": details})

@@ -161,6 +161,9 @@ class Scanner:
         return index
 
     def _store_sbom(self, repository: str, image: Descriptor, inventory: Inventory) -> None:
+        # The image (or its repository) may have been deleted during the scan: a push of the SBOM
+        # would then bring the repository back.
+        self.manifests.resolve(repository, Digest.parse(image.digest))
         document = sbom.cyclonedx(image.digest, inventory)
         document_digest = self.uploads.put_blob(repository, document)
         empty_digest = self.uploads.put_blob(repository, sbom.EMPTY)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import shutil
+import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
 import zstandard
@@ -121,7 +125,7 @@ def test_os_release_through_a_link_inside_the_image() -> None:
     assert system is not None and (system.id, system.version_id) == ("debian", "12")
 
 
-def test_links_and_traversal_never_leave_the_image(tmp_path: pytest.TempPathFactory) -> None:
+def test_links_and_traversal_never_leave_the_image() -> None:
     """Names with `..` land inside the image root; links are never followed out of the image:
     what a link points at is looked up in the image (where it is absent), never on this host."""
     host_status = "/etc/cais-test-host-status"
@@ -205,3 +209,15 @@ def test_an_index_survives_its_json_form() -> None:
     )
     original = index(layer)
     assert LayerIndex.from_json(original.to_json()) == original
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed (the synthetic executables above stand in)")
+def test_a_real_go_executable(tmp_path: Path) -> None:
+    (tmp_path / "go.mod").write_text("module example.com/real\n\ngo 1.19\n")
+    (tmp_path / "main.go").write_text('package main\n\nfunc main() { println("hi") }\n')
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOCACHE": str(tmp_path / "cache"), "CGO_ENABLED": "0"}
+    subprocess.run(["go", "build", "-o", "real", "."], cwd=tmp_path, env=env, check=True, timeout=300)
+    version = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout.strip()
+    found = inventory(Layer([file("/usr/bin/real", (tmp_path / "real").read_bytes(), 0o755)]))
+    assert ("golang", "stdlib", version) in names(found)
+    assert ("golang", "example.com/real", "(devel)") in names(found)

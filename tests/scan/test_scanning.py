@@ -241,7 +241,14 @@ def test_registry_scanning_configuration(ecr: Any) -> None:
         ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])
 
 
-def test_a_layer_that_expands_too_far_fails_with_a_reason(ecr: Any, reg: Registry) -> None:
+def outbox(server: ServerProcess, kind: str, repository: str) -> list[dict[str, Any]]:
+    """The events of a kind the registry wrote for a repository, oldest first."""
+    with sqlite3.connect(server.data_dir / "metadata.db") as db:
+        query = "SELECT payload FROM events WHERE type = ? AND repository = ? ORDER BY id"
+        return [json.loads(payload) for (payload,) in db.execute(query, (kind, repository))]
+
+
+def test_a_layer_that_expands_too_far_fails_with_a_reason(scanning: ServerProcess, ecr: Any, reg: Registry) -> None:
     """A zip-bomb-like layer: 100 MiB of zeros in a few kilobytes of zstd; the server's limit is 64 MiB."""
     name = repo()
     bomb = BuiltImage([Layer([file("/etc/os-release", "ID=debian\n")], "gzip")])
@@ -272,6 +279,8 @@ def test_a_layer_that_expands_too_far_fails_with_a_reason(ecr: Any, reg: Registr
     status = wait_scanned(ecr, name, digest)["imageScanStatus"]
     assert status["status"] == "FAILED"
     assert "max_layer_bytes" in status["description"] and digest not in status["description"]
+    (failed,) = outbox(scanning, "image.scan_failed", name)
+    assert failed["digest"] == digest and failed["tags"] == ["bomb"] and "max_layer_bytes" in failed["description"]
 
 
 def test_new_database_rescans_and_announces_new_findings(
@@ -318,10 +327,10 @@ def test_new_database_rescans_and_announces_new_findings(
         time.sleep(0.2)
     assert after["findingSeverityCounts"]["HIGH"] == before["findingSeverityCounts"]["HIGH"] + 1
     assert after["vulnerabilitySourceUpdatedAt"] > before["vulnerabilitySourceUpdatedAt"]
-    with sqlite3.connect(scanning.data_dir / "metadata.db") as db:
-        rows = db.execute("SELECT payload FROM events WHERE type = 'image.scan_finding' AND repository = ?", (name,))
-        new = [json.loads(payload)["finding"]["name"] for (payload,) in rows]
+    new = [event["finding"]["name"] for event in outbox(scanning, "image.scan_finding", name)]
     assert new == ["CVE-2022-3715"]  # the only finding the first scan did not have
+    completed = outbox(scanning, "image.scan_completed", name)
+    assert [event["severityCounts"]["HIGH"] for event in completed] == [1, 2]
 
 
 SYFT_TYPES = {"deb": "deb", "apk": "apk", "python": "pypi", "npm": "npm", "go-module": "golang"}

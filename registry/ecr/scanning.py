@@ -60,12 +60,13 @@ def _vulnerable_package(finding: dict[str, Any]) -> dict[str, Any]:
 class _Enhanced:
     """EnhancedImageScanFinding shapes for one image of one repository."""
 
-    def __init__(self, context: Context, name: str, image: ImageRow, scan: ScanRow) -> None:
+    def __init__(self, context: Context, call: Call, name: str, image: ImageRow, scan: ScanRow) -> None:
         self.context, self.name, self.image, self.scan = context, name, image, scan
+        self.region = context.region(call.principal)
         registry = context.registry_id
         self.resource = {
             "type": "AWS_ECR_CONTAINER_IMAGE",
-            "id": f"{context.arn(name)}/{image.digest}",
+            "id": f"{context.arn(call, name)}/{image.digest}",
             "details": {
                 "awsEcrContainerImage": {
                     "registry": registry,
@@ -80,7 +81,7 @@ class _Enhanced:
     def shape(self, finding: dict[str, Any]) -> dict[str, Any]:
         key = f"{self.image.digest}/{finding['id']}/{finding['package']}/{finding['path']}"
         finding_id = hashlib.sha256(key.encode()).hexdigest()[:32]
-        arn = f"arn:aws:ecr:{self.context.region}:{self.context.registry_id}:finding/{finding_id}"
+        arn = f"arn:aws:ecr:{self.region}:{self.context.registry_id}:finding/{finding_id}"
         details: dict[str, Any] = {
             "vulnerabilityId": finding["name"],
             "source": "OSV",
@@ -170,7 +171,7 @@ def operations(context: Context) -> dict[str, Handler]:
         offset = int(start) if start.isdigit() else 0
         every = scan.findings or []
         page = every[offset : offset + limit]
-        enhanced = _Enhanced(context, name, image, scan)
+        enhanced = _Enhanced(context, call, name, image, scan)
         result["imageScanFindings"] = present.findings_summary(scan) | {
             "findings": [basic(f) for f in page],
             "enhancedFindings": [enhanced.shape(f) for f in page],
@@ -206,7 +207,7 @@ def operations(context: Context) -> dict[str, Handler]:
             rule = policy.effective(configuration, name, found[name].settings.scan_on_push)
             configurations.append(
                 {
-                    "repositoryArn": context.arn(name),
+                    "repositoryArn": context.arn(call, name),
                     "repositoryName": name,
                     "scanOnPush": rule.scan_on_push,
                     "scanFrequency": rule.frequency,

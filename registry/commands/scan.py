@@ -15,39 +15,23 @@ from hooks.scan import results
 from hooks.scan.severity import SEVERITIES, at_least
 from hooks.scan.trigger import MANUAL, request_scan
 from hooks.scan.vulndb import import_database
-from storage.digest import Digest
+from storage.errors import ManifestUnknown
+from storage.images import ImageRef
 from storage.metadata import scans, vulndb
 from storage.metadata.scans import ScanRow
 
-from ..references import TAG_RE, is_name
 from ..services import Services
 from . import print_rows
+from .repos import image_reference
 
 WAIT_POLL = 0.5
 
 
-def image_reference(text: str) -> tuple[str, str]:
-    """REPO:TAG, REPO@DIGEST or REPO (the tag latest), as (repository, tag or digest)."""
-    name, at, digest = text.partition("@")
-    if not at:
-        name, colon, tag = text.rpartition(":")
-        name, reference = (name, tag) if colon else (text, "latest")
-        if not TAG_RE.match(reference):
-            raise argparse.ArgumentTypeError(f"invalid tag {reference!r}")
-    else:
-        reference = digest
-        try:
-            Digest.parse(digest)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    if not is_name(name):
-        raise argparse.ArgumentTypeError(f"invalid repository name {name!r}")
-    return name, reference
-
-
-def _digest(services: Services, repository: str, reference: str) -> str:
-    target: str | Digest = Digest.parse(reference) if ":" in reference else reference
-    return services.manifests.resolve(repository, target).digest
+def _digest(services: Services, repository: str, ref: ImageRef) -> str:
+    found = services.images.lookup(repository, [ref])[0].image
+    if found is None:
+        raise ManifestUnknown(f"no image {ref.tag or ref.digest} in {repository}")
+    return found.digest
 
 
 def _when(stamp: float | None) -> str:
@@ -81,8 +65,8 @@ def _wait(services: Services, repository: str, digest: str) -> ScanRow:
 
 
 def scan(args: argparse.Namespace, services: Services) -> int:
-    repository, reference = args.image
-    digest = _digest(services, repository, reference)
+    repository, ref = args.image
+    digest = _digest(services, repository, ref)
     row = request_scan(services.db, repository, digest, MANUAL)
     if args.no_wait:
         print(f"scan of {repository}@{digest} queued; `cais findings` shows the results once it is done")
@@ -113,8 +97,8 @@ def _print_findings(row: ScanRow, minimum: str, as_json: bool) -> None:
 
 
 def findings(args: argparse.Namespace, services: Services) -> int:
-    repository, reference = args.image
-    digest = _digest(services, repository, reference)
+    repository, ref = args.image
+    digest = _digest(services, repository, ref)
     row = results.scan_of(services.db, repository, digest)
     if row is None:
         print(f"cais: {repository}@{digest} has not been scanned: run `cais scan`", file=sys.stderr)

@@ -20,7 +20,7 @@ import zstandard
 from conformance.client import OCI_EMPTY, OCI_MANIFEST, Registry, descriptor
 from tests.ecr.conftest import ecr_client, error_of
 from tests.support.backends import backend_env
-from tests.support.server import CAIS, ServerProcess, free_port
+from tests.support.server import ServerProcess, free_port
 
 from .conftest import ADVISORIES, SCAN_ENV, cli
 from .images import BuiltImage, Layer, alpine_image, debian_image, dpkg_status, file, push_index
@@ -399,15 +399,15 @@ def test_inventory_equals_syft(scanning: ServerProcess, ecr: Any, reg: Registry,
     assert _ours(reg, name, digest) == theirs
 
 
-def test_scanning_on_s3_and_postgresql(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_scanning_on_s3_and_postgresql(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What replicas share: layers read from S3, the queue and the database in PostgreSQL."""
     env = {**SCAN_ENV, **backend_env("s3pg", request)}
     data_dir = tmp_path / "data"
-    imported = subprocess.run(
-        [*CAIS, "vulndb", "import", str(ADVISORIES / "alpine"), "--data-dir", str(data_dir)],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert imported.returncode == 0, imported.stderr
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    cli(data_dir, "vulndb", "import", str(ADVISORIES / "alpine"))
     server = ServerProcess(data_dir, free_port(), env=env).start()
     try:
         client, registry = ecr_client(server.url), Registry(server.url)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from storage.accounts import NewAccount
 from storage.errors import AccountUnknown
+from storage.secretbox import SecretBox
 
 from ..commands import print_rows
 from ..config import parse_seconds
@@ -20,7 +21,6 @@ from . import credentials, passwords
 from .authority import AWS_USER
 from .keys import KeyRotationError, SigningKeys
 from .policy import check_pattern, parse_actions
-from .secretbox import SecretBox
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 MIN_PASSWORD = 8

@@ -15,7 +15,7 @@ from tests.support.server import ServerProcess, free_port
 
 ADVISORIES = Path(__file__).parent / "advisories"
 # Scans are picked up at once and a dead worker's scan is retried within seconds.
-SCAN_ENV = {"CAIS_SCAN__POLL_INTERVAL": "0.2s", "CAIS_SCAN__LEASE": "4s"}
+SCAN_ENV = {"CAIS_SCAN__POLL_INTERVAL": "0.2s", "CAIS_SCAN__LEASE": "4s", "CAIS_EVENTS__POLL_INTERVAL": "0.2s"}
 
 
 @dataclass

@@ -11,6 +11,7 @@ import sys
 import tarfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ import zstandard
 from conformance.client import OCI_EMPTY, OCI_MANIFEST, Registry, descriptor
 from tests.ecr.conftest import ecr_client, error_of
 from tests.support.backends import backend_env
-from tests.support.server import ServerProcess, free_port
+from tests.support.receiver import Receiver
+from tests.support.server import ServerProcess, free_port, wait_for
 
 from .conftest import ADVISORIES, SCAN_ENV, cli
 from .images import BuiltImage, Layer, alpine_image, debian_image, dpkg_status, file, push_index
@@ -98,12 +100,39 @@ def reg(scanning: ServerProcess) -> Registry:
 
 
 @pytest.fixture(scope="module")
-def scanned_index(scanning: ServerProcess, ecr: Any, reg: Registry) -> tuple[str, str]:
-    """An index of a Debian (amd64) and an Alpine (arm64) image, scanned; the AWS CLI waits."""
+def receivers() -> Iterator[dict[str, Receiver]]:
+    found = {name: Receiver().start() for name in ("eventbridge", "cais")}
+    try:
+        yield found
+    finally:
+        for receiver in found.values():
+            receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def scanned_index(scanning: ServerProcess, ecr: Any, reg: Registry, receivers: dict[str, Receiver]) -> tuple[str, str]:
+    """An index of a Debian (amd64) and an Alpine (arm64) image pushed to a repository that
+    scans on push, with webhooks for its scan events; the AWS CLI waits for the scan."""
     name = repo()
     ecr.create_repository(repositoryName=name, imageScanningConfiguration={"scanOnPush": True})
+    for kind, receiver in receivers.items():
+        hook = f"scan-{kind}-{uuid.uuid4().hex[:6]}"
+        cli(
+            scanning.data_dir,
+            "webhook",
+            "add",
+            hook,
+            "--url",
+            receiver.url,
+            "--repo",
+            name,
+            "--format",
+            kind,
+            "--events",
+            "image.scan_*",
+        )
     digest = push_index(reg, name, "1.0", [debian_image(), alpine_image()])
-    ecr.start_image_scan(repositoryName=name, imageId={"imageTag": "1.0"})
+    wait_for(lambda: queued(ecr, name, digest))  # the waiter fails on ScanNotFoundException
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1"}
     aws = [sys.executable, "-m", "awscli", "--endpoint-url", scanning.url, "ecr"]
     waited = subprocess.run(
@@ -112,6 +141,38 @@ def scanned_index(scanning: ServerProcess, ecr: Any, reg: Registry) -> tuple[str
     )  # fmt: skip
     assert waited.returncode == 0, waited.stderr
     return name, digest
+
+
+def queued(ecr: Any, repository: str, digest: str) -> bool:
+    try:
+        ecr.describe_image_scan_findings(repositoryName=repository, imageId={"imageDigest": digest})
+    except ecr.exceptions.ScanNotFoundException:
+        return False
+    return True
+
+
+def test_scan_events_in_every_format(scanned_index: tuple[str, str], receivers: dict[str, Receiver]) -> None:
+    """ECR's "ECR Image Scan" on EventBridge; Cais's own JSON (CloudEvents carries the same data)."""
+    name, digest = scanned_index
+
+    def scan_of_index(kind: str) -> list[dict[str, Any]]:
+        bodies = [json.loads(item.body) for item in receivers[kind].received]
+        if kind == "eventbridge":
+            return [b for b in bodies if b["detail"]["image-digest"] == digest]
+        return [b for b in bodies if b["data"]["digest"] == digest and b["type"] == "image.scan_completed"]
+
+    wait_for(lambda: bool(scan_of_index("eventbridge")) and bool(scan_of_index("cais")))
+    (bridge,) = scan_of_index("eventbridge")
+    assert bridge["detail-type"] == "ECR Image Scan" and bridge["source"] == "aws.ecr"
+    assert bridge["detail"] == {
+        "scan-status": "COMPLETE",
+        "repository-name": name,
+        "image-digest": digest,
+        "image-tags": ["1.0"],
+        "finding-severity-counts": {"CRITICAL": 2, "HIGH": 1, "MEDIUM": 5, "UNDEFINED": 2},
+    }
+    (own,) = scan_of_index("cais")
+    assert own["repository"] == name and own["data"]["reason"] == "push" and own["data"]["tags"] == ["1.0"]
 
 
 def test_findings_of_every_platform(ecr: Any, scanned_index: tuple[str, str]) -> None:

@@ -1,7 +1,7 @@
 """vulnerability scanning
 
 Revision ID: 0006_scan
-Revises: 0004_s3pg
+Revises: 0005_hooks
 Create Date: 2026-12-03 17:54:44.698772
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0006_scan'
-down_revision = '0004_s3pg'
+down_revision = '0005_hooks'
 branch_labels = None
 depends_on = None
 

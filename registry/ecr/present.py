@@ -10,7 +10,8 @@ from storage.metadata.repositories import Settings
 from storage.metadata.scans import ScanRow
 from storage.repository_store import Repository
 
-from .context import Call, Context
+from ..aws.call import Call
+from .context import Context
 
 
 def exclusion_filters(settings: Settings) -> list[dict[str, str]]:

@@ -17,9 +17,12 @@ from storage.metadata import scans
 from storage.metadata.images import ImageRow
 from storage.metadata.scans import ScanRow
 
-from . import access, images, pages, present
-from .context import Call, Context, Handler
-from .errors import AwsError, Fault
+from ..aws import pages
+from ..aws.call import Call, Handler
+from ..aws.errors import AwsError
+from . import access, images, present
+from .context import Context
+from .errors import Fault
 
 PAGE = 100
 

@@ -1,7 +1,7 @@
 """vulnerability scanning
 
 Revision ID: 0006_scan
-Revises: 0005_hooks
+Revises: 0007_deployer
 Create Date: 2026-12-03 17:54:44.698772
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0006_scan'
-down_revision = '0005_hooks'
+down_revision = '0007_deployer'
 branch_labels = None
 depends_on = None
 

@@ -17,6 +17,10 @@ from hooks.deploy.rules import DeployRules
 from hooks.deploy.runs import Deploys
 from hooks.dispatch import DeliverySettings, Dispatcher
 from hooks.formats import Origin
+from hooks.scan.layers import Limits
+from hooks.scan.on_push import subscriber as scan_on_push
+from hooks.scan.scanner import Scanner
+from hooks.scan.worker import ScanWorker
 from hooks.signing import Keyring
 from hooks.subscribers import Subscriber
 from hooks.webhooks import Webhooks
@@ -61,6 +65,7 @@ class Services:
     permissions: PermissionStore
     guard: Guard
     authority: Authority | None
+    scans: ScanWorker
     deployer: DeployerStore
     webhooks: Webhooks
     deploy_rules: DeployRules
@@ -168,6 +173,16 @@ def open_services(settings: Settings) -> Services:
     authority = _open_authority(settings, db)
     options = deployer_options(settings)
     threads = Threads()
+    uploads = Uploads(
+        db, driver, threads, policy, create_on_push=create_on_push, announce_blobs=settings.events.blob_uploads
+    )
+    manifests = ManifestStore(
+        db,
+        require_index_children=settings.manifests.require_index_children,
+        cache_bytes=settings.manifests.cache_bytes,
+        create_on_push=create_on_push,
+    )
+    scans = _scan_worker(settings, db, driver, manifests, uploads)
     deploys = Deploys(db, options)
     return Services(
         settings=settings,
@@ -175,15 +190,8 @@ def open_services(settings: Settings) -> Services:
         db=db,
         driver=driver,
         blobs=BlobStore(db, driver),
-        uploads=Uploads(
-            db, driver, threads, policy, create_on_push=create_on_push, announce_blobs=settings.events.blob_uploads
-        ),
-        manifests=ManifestStore(
-            db,
-            require_index_children=settings.manifests.require_index_children,
-            cache_bytes=settings.manifests.cache_bytes,
-            create_on_push=create_on_push,
-        ),
+        uploads=uploads,
+        manifests=manifests,
         repositories=RepositoryStore(db),
         images=ImageStore(db),
         pulls=PullRecorder(db),
@@ -198,9 +206,18 @@ def open_services(settings: Settings) -> Services:
         permissions=PermissionStore(db),
         guard=Guard(authority, threads),
         authority=authority,
+        scans=scans,
         webhooks=Webhooks(db, threads, Keyring(settings.auth_key_dir), delivery_settings(settings), origin(settings)),
         deployer=DeployerStore(db, options, lambda: this_host(options.cpu, options.memory)),
         deploy_rules=DeployRules(db),
         deploys=deploys,
-        subscribers=[deploys.subscriber()],
+        subscribers=[scan_on_push(db, scans.wake), deploys.subscriber()],
     )
+
+
+def _scan_worker(
+    settings: Settings, db: Database, driver: Driver, manifests: ManifestStore, uploads: Uploads
+) -> ScanWorker:
+    scan = settings.scan
+    limits = Limits(scan.max_layer_bytes, scan.max_layer_entries, scan.max_file_bytes)
+    return ScanWorker(db, Scanner(db, driver, manifests, uploads, limits, scan.sbom), scan.lease)

@@ -1,7 +1,7 @@
 """push to deploy: deploy rules, their runs and steps, rollout steps of deployments, who moved a tag and why
 
 Revision ID: 0011_deploy
-Revises: 0007_deployer
+Revises: 0006_scan
 Create Date: 2026-12-03 19:45:02.549897
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0011_deploy'
-down_revision = '0007_deployer'
+down_revision = '0006_scan'
 branch_labels = None
 depends_on = None
 

@@ -183,7 +183,7 @@ def open_services(settings: Settings) -> Services:
         create_on_push=create_on_push,
     )
     scans = _scan_worker(settings, db, driver, manifests, uploads)
-    deploys = Deploys(db, options)
+    deploys = Deploys(db, options, scans.wake)
     return Services(
         settings=settings,
         threads=threads,

@@ -13,9 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")  # most severe first
+from storage.metadata.scans import COMPLETE
+
+from ..scan.severity import SEVERITIES
+
 DEFAULT_MAX = "HIGH"
-COMPLETE = "COMPLETE"
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def judge(
         first = blocking[0]
         more = f" and {len(blocking) - 1} more" if len(blocking) > 1 else ""
         reason = (
-            f"{first['severity']} {first['id'] or first['name']} in {first['package']} {first['version']}{more} "
+            f"{first['severity']} {first['name'] or first['id']} in {first['package']} {first['version']}{more} "
             f"above the gate's {max_severity} ({_summary(counts)})"
         )
         return Decision(False, reason, counts, blocking)

@@ -19,7 +19,8 @@ from storage.metadata import deploy_rules, ecs_clusters, ecs_services
 from storage.metadata.deploy_rules import RuleRow
 from storage.metadata.engine import Database
 
-from .gate import DEFAULT_MAX, SEVERITIES
+from ..scan.severity import SEVERITIES
+from .gate import DEFAULT_MAX
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 REPOSITORY_RE = re.compile(r"^[a-z0-9*][a-z0-9._/*-]{0,254}$")

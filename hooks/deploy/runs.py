@@ -28,6 +28,7 @@ event changes nothing and a crash at any point leaves either all of it or none:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection
@@ -41,7 +42,17 @@ from storage import actor, wildcard
 from storage.errors import DeployRunNotWaiting, DeployRunUnknown, ManifestUnknown, NameUnknown, TagImmutable
 from storage.event_kinds import IMAGE_PUSHED
 from storage.manifest_store import move_tag
-from storage.metadata import deploy_rules, deploy_runs, ecs_clusters, ecs_services, ecs_tasks, events, tags
+from storage.metadata import (
+    deploy_rules,
+    deploy_runs,
+    ecs_clusters,
+    ecs_services,
+    ecs_tasks,
+    events,
+    repositories,
+    scans,
+    tags,
+)
 from storage.metadata.deploy_rules import RuleRow
 from storage.metadata.deploy_runs import (
     AWAITING_APPROVAL,
@@ -59,10 +70,12 @@ from storage.metadata.deploy_runs import (
 )
 from storage.metadata.engine import Database
 
+from ..scan.events import SCAN_COMPLETED, SCAN_FAILED
+from ..scan.trigger import PUSH
 from ..subscribers import Event, Subscriber
 from .events import BLOCKED as BLOCKED_EVENT
 from .events import DeployBlocked
-from .gate import Decision
+from .gate import Decision, judge
 
 NAME = "deploy-rules"
 RECEIVED = "RECEIVED"  # a run's state until its first transition, in the same transaction
@@ -80,17 +93,20 @@ def who(kind: str, name: str) -> str:
 
 
 class Deploys:
-    def __init__(self, db: Database, options: Options) -> None:
+    def __init__(self, db: Database, options: Options, wake_scanner: Callable[[], None] = lambda: None) -> None:
         self.db = db
         self.options = options
+        self.wake_scanner = wake_scanner  # tells this process's scan worker that a scan was queued
 
     def subscriber(self) -> Subscriber:
-        kinds = (IMAGE_PUSHED.name, *(kind.name for kind in deployments.KINDS))
+        kinds = (IMAGE_PUSHED.name, SCAN_COMPLETED.name, SCAN_FAILED.name, *(kind.name for kind in deployments.KINDS))
         return Subscriber(NAME, self.handle, events=kinds)
 
     def handle(self, event: Event) -> None:
         if event.kind == IMAGE_PUSHED.name:
             self._pushed(event)
+        elif event.kind in (SCAN_COMPLETED.name, SCAN_FAILED.name):
+            self._scanned(event)
         elif event.kind in {kind.name for kind in deployments.KINDS}:
             self._deployment(event)
 
@@ -103,14 +119,32 @@ class Deploys:
         # Most pushes match no rule: a read says so without taking the write lock. The write
         # reads the rules again, so a rule changed meanwhile is taken as it is then.
         with self.db.read() as conn:
-            if not any(takes(rule, repository, image.tags) for rule in deploy_rules.listing(conn, enabled_only=True)):
-                return
+            matching = [
+                rule for rule in deploy_rules.listing(conn, enabled_only=True) if takes(rule, repository, image.tags)
+            ]
+        if not matching:
+            return
         with self.db.write() as conn:
             for rule in deploy_rules.listing(conn, enabled_only=True):
                 tag = takes(rule, repository, image.tags)
                 if tag is not None:
                     with actor.acting(actor.Actor("deploy", rule.name)):
                         self._take(conn, rule, event, repository, tag, image.digest)
+        if any(rule.doc.get("requireScan") for rule in matching):
+            self.wake_scanner()  # after the commit, so that it finds the scan a rule queued
+
+    def _scanned(self, event: Event) -> None:
+        """A scan ended: the runs waiting for it go through the gate."""
+        digest = str(event.data["digest"])
+        if event.repository is None:
+            return
+        with self.db.read() as conn:
+            if not deploy_runs.of_image(conn, event.repository, digest, (SCANNING,)):
+                return
+        with self.db.write() as conn:
+            for run in deploy_runs.of_image(conn, event.repository, digest, (SCANNING,)):
+                with actor.acting(actor.Actor("deploy", run.rule)):
+                    self._advance(conn, run)
 
     def _take(self, conn: Connection, rule: RuleRow, event: Event, repository: str, tag: str, digest: str) -> None:
         pusher = event.actor
@@ -169,8 +203,20 @@ class Deploys:
         self._deploy(conn, run)
 
     def _scan_gate(self, conn: Connection, run: RunRow) -> Decision | None:
-        """The gate's decision on the image's scan; None while the scan is not done."""
-        return None
+        """The gate's decision on the image's scan; None while the scan is not done (the rule
+        queues it when the repository does not scan on push)."""
+        repository_id = repositories.find(conn, run.repository)
+        if repository_id is None:
+            return Decision(False, f"repository {run.repository} was deleted before its scan")
+        found = scans.get(conn, repository_id, run.digest)
+        if found is None:
+            scans.request(conn, repository_id, run.digest, PUSH)
+            return None
+        if found.status not in scans.DONE:
+            return None
+        rule = run.doc["rule"]
+        ignore = rule.get("ignore") or []
+        return judge(found.status, found.description, found.counts, found.findings or [], rule["maxSeverity"], ignore)
 
     def _deploy(self, conn: Connection, run: RunRow) -> None:
         on_service = deploy_runs.of_service(conn, run.cluster, run.service, OPEN)

@@ -8,9 +8,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from hooks.deploy.gate import SEVERITIES
 from hooks.deploy.history import timelines
 from hooks.deploy.rules import describe, spec
+from hooks.scan.severity import SEVERITIES
 
 from ..services import Services
 from . import Handler, cluster_service, when

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from deployer import planner
+from hooks.scan.scanner import KeepAlive, Outcome, Progress, Scanner
+from hooks.scan.worker import ScanWorker
 from storage import actor
 from storage.errors import DeployRuleInvalid, DeployRunNotWaiting
-from storage.metadata import deploy_runs, ecs_services, repositories, tags
+from storage.metadata import deploy_runs, ecs_services, repositories, scans, tags
 from storage.metadata.deploy_runs import COMPLETED, DEPLOYING, REJECTED, ROLLED_BACK, SUPERSEDED
 from tests.support.deploy_world import HOST, World, make_world
 
@@ -167,3 +169,64 @@ def test_rules_are_checked(world: World) -> None:
         "approval": "auto",
         "revertTag": True,
     }
+
+
+class Reporting(Scanner):
+    """A scanner that reports the outcome the test gives (the real one runs in tests/scan and in
+    the end-to-end test): here the gate is under test, and the scan worker records the outcome
+    and its events as it does for real scans."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+    def scan(self, repository: str, digest: str, keepalive: KeepAlive, progress: Progress | None = None) -> Outcome:
+        return self.outcome
+
+
+def finding(name: str, severity: str) -> dict[str, str]:
+    return {
+        "name": name,
+        "id": f"DEBIAN-{name}",
+        "severity": severity,
+        "package": "zlib",
+        "version": "1:1.2.11.dfsg-2",
+        "fixedIn": "1:1.2.11.dfsg-4.1",
+        "uri": f"https://osv.dev/{name}",
+        "path": "/var/lib/dpkg/status",
+    }
+
+
+def test_the_scan_gate_waits_for_the_scan_and_blocks_what_is_above_it(world: World) -> None:
+    world.rules.update("api-main", {"max_severity": "HIGH", "ignore": ["CVE-2023-4911"]})
+    fine = [finding("CVE-2023-1111", "HIGH"), finding("CVE-2023-4911", "CRITICAL")]  # the CRITICAL one is ignored
+    clean = world.push(REPO, "main")
+    world.deliver()
+    run = world.runs("prod", "api")[-1]
+    assert run.state == "SCANNING" and len(revisions(world)) == 1
+    with world.db.read() as conn:
+        queued = scans.get(conn, repositories.require(conn, REPO), clean)
+    assert queued is not None and queued.status == "PENDING", "the rule queues the scan itself"
+    counts = {"HIGH": 1, "CRITICAL": 1}
+    assert ScanWorker(world.db, Reporting(Outcome("COMPLETE", "done", fine, counts)), 30).work() == 1
+    world.deliver()
+    run = world.runs("prod", "api")[-1]
+    assert run.state == DEPLOYING and run.doc["gate"]["passed"] is True
+    assert revisions(world)[-1].endswith(clean)
+
+    vulnerable = world.push(REPO, "main")
+    world.deliver()
+    critical = [*fine, finding("CVE-2022-37434", "CRITICAL")]
+    ScanWorker(world.db, Reporting(Outcome("COMPLETE", "done", critical, {"HIGH": 1, "CRITICAL": 2})), 30).work()
+    world.deliver()
+    run = world.runs("prod", "api")[-1]
+    assert (run.digest, run.state) == (vulnerable, "BLOCKED") and len(revisions(world)) == 2
+    assert run.reason is not None and run.reason.startswith("CRITICAL CVE-2022-37434 in zlib 1:1.2.11.dfsg-2")
+    (blocked,) = world.kinds("deploy.blocked")
+    assert blocked.data["stage"] == "scan" and [f["name"] for f in blocked.data["findings"]] == ["CVE-2022-37434"]
+
+    world.push(REPO, "main")
+    world.deliver()
+    ScanWorker(world.db, Reporting(Outcome("FAILED", "ScanFailed: unreadable layer")), 30).work()
+    world.deliver()
+    run = world.runs("prod", "api")[-1]
+    assert run.state == "BLOCKED" and run.reason == "scan FAILED: ScanFailed: unreadable layer"

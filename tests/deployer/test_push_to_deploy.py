@@ -1,9 +1,11 @@
-"""Push to deploy end to end, with real containers: `docker push` of v1, v2, v3 to team/api:main
-deploys each through a deploy rule. v1 and v2 roll out with no failed request at the service
-endpoint; v3 fails its health check, the circuit breaker rolls back to v2 and the rule moves the
-tag back, every step in the deployment history and delivered to a webhook receiver; a lifecycle
-policy that would expire v2 keeps it because it runs. A Cais killed (-9) between a push and its
-rollout deploys it once when it comes back."""
+"""Push to deploy end to end, with real containers: `docker push` of v1..v4 to team/api:main,
+through a deploy rule that requires a scan (the test advisory database imported) and blocks
+what is above HIGH. v1 and v2 roll out with no failed request at the service endpoint; v3 fails
+its health check, the circuit breaker rolls back to v2 and the rule moves the tag back, every
+step in the deployment history and delivered to a webhook receiver; v4 carries a vulnerable
+zlib (CRITICAL) and is blocked by the gate; a lifecycle policy that would expire v2 keeps it
+because it runs. A Cais killed (-9) between a push and its rollout deploys it once when it
+comes back."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ import pytest
 from conformance.client import Registry
 from conformance.clienttools import Dockerd, busybox_rootfs, run
 from registry.cli import main
+from tests.scan.conftest import ADVISORIES, SCAN_ENV
+from tests.scan.images import dpkg_status, os_release
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess, free_port
 
@@ -29,14 +33,20 @@ from .images import push, web_image
 from .test_services import Prober
 
 REPO = "team/api"
-HOOKED = {**FAST, "CAIS_EVENTS__POLL_INTERVAL": "0.2"}
+HOOKED = {**FAST, **SCAN_ENV}
 SERVE = 'CMD ["sh", "-c", "exec httpd -f -p 127.0.0.1:$PORT -h /www"]'
 BROKEN = 'CMD ["sh", "-c", "sleep 3600"]'  # never answers: its health check fails
+# A Debian zlib that CVE-2022-37434 (CRITICAL) affects, in the test advisory database.
+VULNERABLE = {
+    "usr/lib/os-release": os_release("debian", "12", "Debian GNU/Linux 12 (bookworm)"),
+    "var/lib/dpkg/status": dpkg_status([("zlib1g", "1:1.2.11.dfsg-2", "zlib")]),
+}
 
 
 @pytest.fixture(scope="module")
 def cais(daemon: Dockerd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployer]:
     workdir = tmp_path_factory.mktemp("push-to-deploy")
+    cli(workdir / "data", "vulndb", "import", str(ADVISORIES))
     found = Deployer(start_deployer(daemon, workdir, HOOKED), daemon, workdir)
     try:
         yield found
@@ -51,15 +61,25 @@ def receiver() -> Iterator[Receiver]:
         yield found
 
 
-def docker_push(cais: Deployer, version: str, command: str = SERVE) -> str:
-    """Build team/api:main serving "version <version>" with docker and push it; its digest."""
+def cli(data_dir: Path, *args: str) -> str:
+    """`cais ARGS` in this process, against the data directory; its output."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*args, "--data-dir", str(data_dir)]) == 0
+    return out.getvalue()
+
+
+def docker_push(cais: Deployer, version: str, command: str = SERVE, files: dict[str, str] | None = None) -> str:
+    """Build team/api:main serving "version <version>" (with `files` added) with docker and push
+    it; its digest."""
     context = cais.workdir / f"build-{version}"
-    (context / "www").mkdir(parents=True)
-    (context / "www" / "index.html").write_text(f"version {version}\n")
+    for path, text in {"www/index.html": f"version {version}\n", **(files or {})}.items():
+        (context / "root" / path).parent.mkdir(parents=True, exist_ok=True)
+        (context / "root" / path).write_text(text)
     base = "cais-e2e/busybox"
     if not cais.daemon.docker("images", "-q", base).strip():
         cais.daemon.docker("import", "-c", 'CMD ["/bin/sh"]', str(busybox_rootfs(cais.workdir / "rootfs.tar")), base)
-    (context / "Dockerfile").write_text(f"FROM {base}\nCOPY www /www\n{command}\n")
+    (context / "Dockerfile").write_text(f"FROM {base}\nCOPY root/ /\n{command}\n")
     image = f"{cais.host}/{REPO}:main"
     run("docker", "build", "-q", "-t", image, str(context), env={**cais.daemon.env, "DOCKER_BUILDKIT": "0"})
     out = cais.daemon.docker("push", image)
@@ -92,16 +112,11 @@ def test_pushes_deploy_roll_back_and_keep_what_runs(cais: Deployer, receiver: Re
         cluster="e2e", serviceName="web", taskDefinition=first, desiredCount=2, deploymentConfiguration=config
     )
     wait_until(lambda: get(port) == "version 0\n", timeout=90)
-    rule = {
-        "name": "web-main",
-        "repository": REPO,
-        "tag": "main",
-        "cluster": "e2e",
-        "service": "web",
-        "revertTag": True,
-    }
-    assert httpx.post(f"{cais.url}/api/v1/deploy-rules", json=rule).status_code == 201
-    hook = {"name": "deploys", "url": receiver.url, "repositories": [REPO], "events": ["deployment.*", "tag.moved"]}
+    rule = {"name": "web-main", "repository": REPO, "tag": "main", "cluster": "e2e", "service": "web"}
+    gates = {"requireScan": True, "maxSeverity": "HIGH", "revertTag": True}
+    assert httpx.post(f"{cais.url}/api/v1/deploy-rules", json=rule | gates).status_code == 201
+    kinds = ["deployment.*", "tag.moved", "deploy.blocked"]
+    hook = {"name": "deploys", "url": receiver.url, "repositories": [REPO], "events": kinds}
     assert httpx.post(f"{cais.url}/api/v1/webhooks", json=hook).status_code == 201
 
     with Prober(port) as prober:
@@ -113,27 +128,36 @@ def test_pushes_deploy_roll_back_and_keep_what_runs(cais: Deployer, receiver: Re
         v3 = docker_push(cais, "3", BROKEN)
         rolled = wait_until(lambda: run_of(cais, v3, "ROLLED_BACK"), timeout=180)
         wait_until(lambda: tag_of(cais) == v2)
+        v4 = docker_push(cais, "4", files=VULNERABLE)
+        blocked = wait_until(lambda: run_of(cais, v4, "BLOCKED"), timeout=60)
     assert prober.failures == 0, vars(prober)
     assert prober.seen == {"version 0", "version 1", "version 2"}, vars(prober)
     assert get(port) == "version 2\n"
 
-    # The history of v3, step by step: push, revision pinned by digest, rollout with task
-    # counts, failure, rollback, the tag moved back.
+    # The history of v3, step by step: push, scan and gate, revision pinned by digest, rollout
+    # with task counts, failure, rollback, the tag moved back.
     steps = [(step["step"], step["message"]) for step in rolled["steps"]]
     assert steps[0] == ("push", f"anonymous pushed {REPO}:main ({v3})")
-    assert steps[1][0] == "revision" and steps[1][1].endswith(f"/{REPO}@{v3}")
+    assert [step for step, _ in steps[:5]] == ["push", "scan", "gate", "revision", "deploy"]
+    assert steps[3][1].endswith(f"/{REPO}@{v3}")
     assert any(step == "rollout" and "running" in message for step, message in steps)
     outcome = next(message for step, message in steps if step == "outcome")
     assert outcome.startswith("FAILED: ECS deployment circuit breaker")
     assert any(step == "rollback" and message.startswith("rolled back to web:") for step, message in steps)
     assert ("tag", f"tag {REPO}:main moved back from {v3} to {v2}") in steps
     assert rolled["tagRevertedTo"] == v2
+    assert rolled["scan"]["passed"] is True and rolled["scan"]["reason"] == "passed: nothing above HIGH (no findings)"
+
+    # v4 never deployed: the gate found a CRITICAL zlib vulnerability.
+    assert blocked["reason"].startswith("CRITICAL CVE-2022-37434 in zlib1g 1:1.2.11.dfsg-2")
+    assert blocked["scan"]["counts"]["CRITICAL"] >= 1 and blocked["taskDefinition"] is None
+    assert [step["step"] for step in blocked["steps"]] == ["push", "scan", "gate", "outcome"]
 
     # ... delivered to the webhook: the deployment's events and the tag's move, with its reason.
     def delivered() -> list[dict[str, Any]] | None:
         documents = [json.loads(item.body) for item in receiver.received]
-        kinds = [d["type"] for d in documents if d["data"].get("digest") in (v3, v2) or d["type"] == "tag.moved"]
-        wanted = ["deployment.failed", "deployment.rolled_back", "tag.moved", "deployment.completed"]
+        kinds = [d["type"] for d in documents if d["data"].get("digest") in (v2, v3, v4) or d["type"] == "tag.moved"]
+        wanted = ["deployment.failed", "deployment.rolled_back", "tag.moved", "deployment.completed", "deploy.blocked"]
         return documents if all(kind in kinds for kind in wanted) else None
 
     documents = wait_until(delivered, timeout=60)
@@ -158,20 +182,8 @@ def test_pushes_deploy_roll_back_and_keep_what_runs(cais: Deployer, receiver: Re
             }
         )
     )
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        args = [
-            "lifecycle",
-            "preview",
-            REPO,
-            "--policy",
-            str(policy),
-            "--json",
-            "--data-dir",
-            str(cais.server.data_dir),
-        ]
-        assert main(args) == 0
-    verdicts = {v["digest"]: v for v in json.loads(out.getvalue())}
+    preview = cli(cais.server.data_dir, "lifecycle", "preview", REPO, "--policy", str(policy), "--json")
+    verdicts = {v["digest"]: v for v in json.loads(preview)}
     assert not verdicts[v2]["expire"] and verdicts[v2]["reason"].startswith("kept: running in e2e/web"), verdicts[v2]
 
 

@@ -464,3 +464,16 @@ ecs_resource_tags = Table(
     Column("key", String(128), primary_key=True),
     Column("value", String(256), nullable=False),
 )
+
+# -- engines that run rollouts themselves (deployer/external.py) -----------------------------
+# Each deployment handed to an external engine (Docker Swarm, Amazon ECS), with the engine's
+# name for it (its ref): the rollouts it reports back are matched to Cais deployments by ref.
+ecs_engine_rollouts = Table(
+    "ecs_engine_rollouts",
+    metadata,
+    Column("deployment_id", String(64), ForeignKey("ecs_deployments.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", Integer, ForeignKey("ecs_services.id", ondelete="CASCADE"), nullable=False),
+    Column("ref", String(128), nullable=False),
+    Column("handed_at", Float, nullable=False),
+    Index("ix_ecs_engine_rollouts_service", "service_id"),
+)

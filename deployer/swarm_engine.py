@@ -6,7 +6,7 @@ service, and the swarm runs the rollout.
     maximumPercent > 100 (room to add)    UpdateConfig.Order start-first, Parallelism = the room
     else minimumHealthyPercent < 100      Order stop-first, Parallelism = what may be down
     (port mappings: stop-first whenever minimumHealthyPercent allows it, since two tasks of a
-    host-network service cannot listen on one port of one node; MaxReplicas 1 per node)
+    host-network service cannot listen on one port of one node)
     circuit breaker with rollback         FailureAction rollback, Monitor [monitor] seconds,
                                           MaxFailureRatio from the breaker's threshold
     circuit breaker without rollback      FailureAction pause (reported FAILED)
@@ -167,7 +167,6 @@ def service_body(spec: ServiceSpec, owner: str, monitor: float, now: float) -> d
             "ContainerSpec": container_spec,
             "Resources": resources,
             "RestartPolicy": {"Condition": "any", "Delay": RESTART_DELAY * NANOS, "MaxAttempts": 0},
-            "Placement": {"MaxReplicas": 1} if mapped else {},
             "Networks": [{"Target": spec.definition.get("networkMode", "host")}],
         },
         "Mode": {"Replicated": {"Replicas": spec.desired}},
@@ -219,7 +218,7 @@ def task_of(task: dict[str, Any]) -> RemoteTask:
         if stopped
         else None,
         containers=(container,),
-        waiting=error if last in ("PROVISIONING", "PENDING") else None,
+        waiting=error if last in ("PROVISIONING", "PENDING") and desired == "RUNNING" else None,
     )
 
 

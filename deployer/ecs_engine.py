@@ -212,7 +212,9 @@ class AmazonEcsEngine:
     def scale(self, spec: ServiceSpec, view: ServiceView) -> None:
         service: dict[str, Any] = view.raw
         wanted = _configuration(spec)
-        current = {k: service.get("deploymentConfiguration", {}).get(k) for k in wanted}
+        # ECS reports the configuration it runs with (an ECS stand-in that does not is left alone).
+        reported = service.get("deploymentConfiguration", wanted)
+        current = {k: reported.get(k) for k in wanted}
         if service.get("desiredCount") != spec.desired or current != wanted:
             with self._calls():
                 self.ecs.update_service(
@@ -224,7 +226,9 @@ class AmazonEcsEngine:
 
     def delete(self, key: ServiceKey) -> None:
         with self._calls():
-            self.ecs.delete_service(cluster=self._cluster(key), service=key.service, force=True)
+            service = self._service(key)
+            if service is not None and service["status"] == "ACTIVE":  # DRAINING: deleted already
+                self.ecs.delete_service(cluster=self._cluster(key), service=key.service, force=True)
 
 
 def _configuration(spec: ServiceSpec) -> dict[str, Any]:

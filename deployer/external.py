@@ -29,6 +29,9 @@ IN_PROGRESS, COMPLETED, FAILED = "IN_PROGRESS", "COMPLETED", "FAILED"
 class EngineUnavailable(Exception):
     """The engine could not be reached or refused a call; the round tries again later."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message if len(message) <= 300 else message[:299] + "…")
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceKey:

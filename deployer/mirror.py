@@ -66,6 +66,8 @@ def record(db: Database, options: Options, service_id: int, view: ServiceView | 
         if view is None:
             records.apply_in(conn, options, _state(conn, service_id), planner.Plan())
             return
+        if current.service.status == "DRAINING":
+            return  # INACTIVE once the engine has removed its service, not before
         live: dict[str, int] = {}
         for row in tasks.of_service(conn, service_id):
             if row.deployment_id is not None:

@@ -49,6 +49,10 @@ class Swarm:
         pair = dict(line.split("=", 1) for line in output.stdout.split())
         return ecs_client(self.server.url, pair["AWS_ACCESS_KEY_ID"], pair["AWS_SECRET_ACCESS_KEY"])
 
+    def services(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.client.api.services()  # type: ignore[no-untyped-call]
+        return found
+
     def push(self, version: str) -> str:
         registry = Registry(self.server.url, auth=("ci", PASSWORD))
         return push(registry, "apps/web", version, web_image(self.workdir, version))
@@ -124,7 +128,7 @@ def test_a_swarm_runs_the_rollouts_and_cais_reports_them(swarm: Swarm) -> None:
     assert wait_until(lambda: get(port)) == "version 1\n"
 
     # The swarm service: the image pinned by digest, on the host network, nothing published.
-    (service,) = swarm.client.api.services()
+    (service,) = swarm.services()
     template = service["Spec"]["TaskTemplate"]
     assert template["ContainerSpec"]["Image"] == f"{swarm.host}/apps/web@{digests['1']}"
     attached = [swarm.client.api.inspect_network(n["Target"], scope="swarm") for n in template["Networks"]]
@@ -160,7 +164,7 @@ def test_a_swarm_runs_the_rollouts_and_cais_reports_them(swarm: Swarm) -> None:
     assert statuses[0][1] == "ROLLBACK_SUCCESSFUL", statuses
     assert [s for _, s in statuses].count("SUCCESSFUL") == 2
     assert get(port) == "version 2\n"
-    (service,) = swarm.client.api.services()
+    (service,) = swarm.services()
     assert service["UpdateStatus"]["State"] == "rollback_completed"
     assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == f"{swarm.host}/apps/web@{digests['2']}"
 
@@ -168,6 +172,6 @@ def test_a_swarm_runs_the_rollouts_and_cais_reports_them(swarm: Swarm) -> None:
     ecs.update_service(cluster="swarm", service="web", desiredCount=0)
     ecs.delete_service(cluster="swarm", service="web")
     wait_until(lambda: _service(ecs, "web")["status"] == "INACTIVE")
-    assert swarm.client.api.services() == []
+    assert swarm.services() == []
     # What the swarm made stayed in the test's own network namespace.
     assert "docker_gwbridge" not in machine_interfaces()

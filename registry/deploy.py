@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from deployer import bindings
 from deployer.docker_engine import DockerEngine
 from deployer.engine import Engine
+from deployer.external import ExternalEngine
 from deployer.scheduler import Scheduler, owner_id
 
 from .services import Services
@@ -48,18 +49,18 @@ def image_credentials(authority: Authority | None, hosts: tuple[str, ...], image
 
 def scheduler(services: Services) -> Scheduler:
     options = services.deployer.options
-    owner = owner_id(options.data_dir)
 
     def engine() -> Engine:
-        return DockerEngine(options.docker_host, owner)
+        return DockerEngine(options.docker_host, owner_id(options.data_dir))
+
+    def opener(binding: bindings.Binding) -> ExternalEngine:
+        context = bindings.Context(
+            owner=owner_id(options.data_dir),
+            key_dir=services.settings.auth_key_dir,
+            registry_hosts=options.registry_hosts,
+            credentials=partial(image_credentials, services.authority, options.registry_hosts),
+        )
+        return bindings.open_engine(binding, context)
 
     credentials = partial(pull_credentials, services.authority)
-    context = bindings.Context(
-        owner=owner,
-        key_dir=services.settings.auth_key_dir,
-        registry_hosts=options.registry_hosts,
-        credentials=partial(image_credentials, services.authority, options.registry_hosts),
-    )
-    return Scheduler(
-        services.db, services.threads, options, credentials, engine, partial(bindings.open_engine, context=context)
-    )
+    return Scheduler(services.db, services.threads, options, credentials, engine, opener)

@@ -187,6 +187,17 @@ class AuthSettings(_Section):
 
 
 @dataclass(frozen=True)
+class ScanSettings(_Section):
+    enabled: bool = True  # false: this process works no scans (requests still queue them for others)
+    poll_interval: Seconds = 2.0  # how often an idle worker looks at the scan queue
+    lease: Seconds = 60.0  # a scan whose process died is taken up by another after this
+    max_layer_bytes: Bytes = 16 << 30  # uncompressed bytes of one layer; beyond: the scan FAILS
+    max_layer_entries: Annotated[int, Rule(ge=1)] = 2_000_000
+    max_file_bytes: Bytes = 64 << 20  # a package database file read whole
+    sbom: bool = True  # store each scanned image's SBOM (CycloneDX) as a referrer
+
+
+@dataclass(frozen=True)
 class DeployerSettings(_Section):
     enabled: bool = True  # the scheduler runs in the serving processes (one at a time holds the lease)
     docker_host: str | None = None  # e.g. unix:///run/docker.sock; default: DOCKER_HOST or docker's default
@@ -260,6 +271,7 @@ class Settings:
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     gc: GcSettings = field(default_factory=GcSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    scan: ScanSettings = field(default_factory=ScanSettings)
     deployer: DeployerSettings = field(default_factory=DeployerSettings)
     log: LogSettings = field(default_factory=LogSettings)
     events: EventSettings = field(default_factory=EventSettings)

@@ -15,6 +15,10 @@ from deployer.store import DeployerStore
 from hooks.backoff import Backoff
 from hooks.dispatch import DeliverySettings, Dispatcher
 from hooks.formats import Origin
+from hooks.scan.layers import Limits
+from hooks.scan.on_push import subscriber as scan_on_push
+from hooks.scan.scanner import Scanner
+from hooks.scan.worker import ScanWorker
 from hooks.signing import Keyring
 from hooks.subscribers import Subscriber
 from hooks.webhooks import Webhooks
@@ -59,6 +63,7 @@ class Services:
     permissions: PermissionStore
     guard: Guard
     authority: Authority | None
+    scans: ScanWorker
     deployer: DeployerStore
     webhooks: Webhooks
     # The in-process consumers of events (hooks/subscribers.py): each area adds its own here.
@@ -164,21 +169,24 @@ def open_services(settings: Settings) -> Services:
     authority = _open_authority(settings, db)
     options = deployer_options(settings)
     threads = Threads()
+    uploads = Uploads(
+        db, driver, threads, policy, create_on_push=create_on_push, announce_blobs=settings.events.blob_uploads
+    )
+    manifests = ManifestStore(
+        db,
+        require_index_children=settings.manifests.require_index_children,
+        cache_bytes=settings.manifests.cache_bytes,
+        create_on_push=create_on_push,
+    )
+    scans = _scan_worker(settings, db, driver, manifests, uploads)
     return Services(
         settings=settings,
         threads=threads,
         db=db,
         driver=driver,
         blobs=BlobStore(db, driver),
-        uploads=Uploads(
-            db, driver, threads, policy, create_on_push=create_on_push, announce_blobs=settings.events.blob_uploads
-        ),
-        manifests=ManifestStore(
-            db,
-            require_index_children=settings.manifests.require_index_children,
-            cache_bytes=settings.manifests.cache_bytes,
-            create_on_push=create_on_push,
-        ),
+        uploads=uploads,
+        manifests=manifests,
         repositories=RepositoryStore(db),
         images=ImageStore(db),
         pulls=PullRecorder(db),
@@ -188,6 +196,16 @@ def open_services(settings: Settings) -> Services:
         permissions=PermissionStore(db),
         guard=Guard(authority, threads),
         authority=authority,
+        scans=scans,
+        subscribers=[scan_on_push(db, scans.wake)],
         webhooks=Webhooks(db, threads, Keyring(settings.auth_key_dir), delivery_settings(settings), origin(settings)),
         deployer=DeployerStore(db, options, lambda: this_host(options.cpu, options.memory)),
     )
+
+
+def _scan_worker(
+    settings: Settings, db: Database, driver: Driver, manifests: ManifestStore, uploads: Uploads
+) -> ScanWorker:
+    scan = settings.scan
+    limits = Limits(scan.max_layer_bytes, scan.max_layer_entries, scan.max_file_bytes)
+    return ScanWorker(db, Scanner(db, driver, manifests, uploads, limits, scan.sbom), scan.lease)

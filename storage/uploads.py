@@ -441,6 +441,12 @@ class Uploads:
             await self.threads.run(self.cancel, repository, row.id)
             raise
 
+    def put_blob(self, repository: str, data: bytes) -> Digest:
+        """Store a small blob the registry makes itself (an SBOM) and link it into `repository`."""
+        digest = Digest.of(data)
+        self._record(repository, digest, len(data), lambda key: self.driver.put(key, data), lambda conn: None)
+        return digest
+
     def mount(self, repository: str, digest: Digest, source: str) -> int:
         """Link a blob of `source` into `repository` without copying; BlobUnknown if it can't."""
         with self.db.write() as conn:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import re
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from storage.accounts import NewAccount
 from storage.errors import AccountUnknown
 from storage.secretbox import SecretBox
 
+from ..commands import print_rows
 from ..config import parse_seconds
 from ..services import Services
 from . import credentials, passwords
@@ -76,19 +75,6 @@ def _when(stamp: float | None) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else "-"
 
 
-def _show(rows: list[dict[str, Any]], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        return
-    columns = list(rows[0])
-    cells = [[", ".join(v) if isinstance(v, list) else str(v) for v in row.values()] for row in rows]
-    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
-    for line in [[c.upper() for c in columns], *cells]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-
-
 def _user_add(args: argparse.Namespace, services: Services) -> None:
     name = _name(args.name)
     secret_hash = passwords.hash_secret(_read_password(args.password_stdin))
@@ -106,7 +92,7 @@ def _user_list(args: argparse.Namespace, services: Services) -> None:
         }
         for a in services.accounts.accounts("user")
     ]
-    _show(rows, args.json)
+    print_rows(rows, args.json)
 
 
 def _user_delete(args: argparse.Namespace, services: Services) -> None:
@@ -179,7 +165,7 @@ def _token_list(args: argparse.Namespace, services: Services) -> None:
         }
         for a in services.accounts.accounts("robot")
     ]
-    _show(rows, args.json)
+    print_rows(rows, args.json)
 
 
 def _token_revoke(args: argparse.Namespace, services: Services) -> None:
@@ -196,7 +182,7 @@ def _group_delete(args: argparse.Namespace, services: Services) -> None:
 
 
 def _group_list(args: argparse.Namespace, services: Services) -> None:
-    _show([{"group": name, "members": members} for name, members in services.accounts.groups().items()], args.json)
+    print_rows([{"group": name, "members": members} for name, members in services.accounts.groups().items()], args.json)
 
 
 def _group_members(add: bool) -> Command:
@@ -240,7 +226,7 @@ def _perm_list(args: argparse.Namespace, services: Services) -> None:
         {"kind": r.subject_kind, "subject": r.subject_name or "*", "pattern": r.pattern, "actions": sorted(r.actions)}
         for r in services.permissions.listing()
     ]
-    _show(rows, args.json)
+    print_rows(rows, args.json)
 
 
 def _keys(services: Services) -> SigningKeys:
@@ -255,7 +241,7 @@ def _auth_rotate(args: argparse.Namespace, services: Services) -> None:
 
 def _auth_keys(args: argparse.Namespace, services: Services) -> None:
     rows = [{"kid": k.kid, "created": _when(k.created_at), "current": k.current} for k in _keys(services).listing()]
-    _show(rows, args.json)
+    print_rows(rows, args.json)
 
 
 def _auth_remove(args: argparse.Namespace, services: Services) -> None:

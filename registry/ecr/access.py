@@ -22,6 +22,7 @@ _NEEDS = {
         [
             "BatchCheckLayerAvailability",
             "BatchGetImage",
+            "DescribeImageScanFindings",
             "DescribeImages",
             "GetDownloadUrlForLayer",
             "GetLifecyclePolicy",
@@ -32,12 +33,22 @@ _NEEDS = {
         ],
         "pull",
     ),
-    **dict.fromkeys(["CompleteLayerUpload", "InitiateLayerUpload", "PutImage", "UploadLayerPart"], "push"),
+    **dict.fromkeys(
+        ["CompleteLayerUpload", "InitiateLayerUpload", "PutImage", "StartImageScan", "UploadLayerPart"], "push"
+    ),
     "BatchDeleteImage": "delete",
 }
 # Operations on the registry itself, open to every signed caller (DescribeRepositories shows only
 # what the caller may pull).
-_ANY_CALLER = {"DescribeRegistry", "DescribeRepositories", "GetAuthorizationToken"}
+_ANY_CALLER = {
+    "DescribeRegistry",
+    "DescribeRepositories",
+    "GetAuthorizationToken",
+    # Scanning configuration: the handlers check each repository, or admin on every one ("*").
+    "BatchGetRepositoryScanningConfiguration",
+    "GetRegistryScanningConfiguration",
+    "PutRegistryScanningConfiguration",
+}
 
 
 def authorize(principal: Principal, repository: str | None, action: str) -> None:

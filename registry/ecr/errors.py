@@ -38,6 +38,8 @@ class Fault(Common):
     LIFECYCLE_POLICY_NOT_FOUND = Row("LifecyclePolicyNotFoundException", 400, "no lifecycle policy")
     PREVIEW_NOT_FOUND = Row("LifecyclePolicyPreviewNotFoundException", 400, "no lifecycle policy preview")
     LIMIT_EXCEEDED = Row("LimitExceededException", 400, "limit exceeded")
+    SCAN_NOT_FOUND = Row("ScanNotFoundException", 400, "the image has not been scanned")
+    UNSUPPORTED_IMAGE_TYPE = Row("UnsupportedImageTypeException", 400, "the image type is not supported")
     SERVER = Row("ServerException", 500, "internal server error")
 
 

@@ -11,7 +11,7 @@ from ..aws.errors import AwsError
 from ..aws.protocol import Api
 from ..aws.signing import Principal
 from ..services import Services
-from . import access, images, layers, lifecycle, model, registry_ops, repositories
+from . import access, images, layers, lifecycle, model, registry_ops, repositories, scanning
 from .context import Context
 from .errors import as_aws_error
 
@@ -21,7 +21,7 @@ MAX_BODY = 32 << 20  # UploadLayerPart carries up to 20 MiB, base64-encoded
 def api(services: Services) -> Api:
     context = Context(services)
     handlers: dict[str, Handler] = {}
-    for module in (repositories, registry_ops, images, layers, lifecycle):
+    for module in (repositories, registry_ops, images, layers, lifecycle, scanning):
         handlers |= module.operations(context)
 
     def authorize(principal: Principal, operation: str, params: dict[str, Any]) -> None:

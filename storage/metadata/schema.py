@@ -465,6 +465,104 @@ ecs_resource_tags = Table(
     Column("value", String(256), nullable=False),
 )
 
+# -- vulnerability scanning ---------------------------------------------------------------
+# The advisory database, one source per ecosystem family (Debian, Alpine, PyPI, npm, Go...). An
+# import loads a new generation of a source beside the current one, then switches the source's
+# row to it in one transaction: scans never see half an import.
+vulndb_sources = Table(
+    "vulndb_sources",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("imported_at", Float, nullable=False),
+    Column("origin", Text, nullable=False),  # the files or URLs it came from
+    Column("advisories", Integer, nullable=False),
+    Column("withdrawn", Integer, nullable=False),  # withdrawn advisories skipped by the import
+)
+
+vulndb_advisories = Table(
+    "vulndb_advisories",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("generation", Integer, primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("aliases", Text, nullable=False),  # JSON list
+    Column("severity", String(16), nullable=False),  # ECR's terms (hooks/scan/severity.py)
+    Column("score", Float),
+    Column("vector", Text),
+    Column("cvss_version", String(8)),
+    Column("summary", Text),
+    Column("uri", Text, nullable=False),
+    Column("modified", String(64), nullable=False),
+)
+
+# One row per (advisory, affected package): what matching looks up by ecosystem and name.
+vulndb_affected = Table(
+    "vulndb_affected",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("advisory", String(128), nullable=False),
+    Column("ecosystem", String(64), nullable=False),
+    Column("package", String(255), nullable=False),
+    Column("ranges", Text, nullable=False),  # JSON: ranges and explicit versions
+    Index("ix_vulndb_affected_package", "ecosystem", "package", "generation"),
+    Index("ix_vulndb_affected_source", "source", "generation"),
+)
+
+# What a layer holds that inventories need, by layer digest: read once, shared by every image
+# built on the layer, and kept when a scan is interrupted (the next attempt resumes after it).
+scan_layers = Table(
+    "scan_layers",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("reader", Integer, nullable=False),  # version of the code that made it: older ones are redone
+    Column("content", Text, nullable=False),  # JSON
+    Column("created_at", Float, nullable=False),
+)
+
+# The inventory of each scanned image (an index's lists its platforms' images), by digest.
+scan_inventories = Table(
+    "scan_inventories",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("reader", Integer, nullable=False),
+    Column("content", Text, nullable=False),  # JSON
+    Column("created_at", Float, nullable=False),
+)
+
+# One row per image of a repository that was asked to be scanned: the scan queue (status
+# PENDING, or IN_PROGRESS under a lease) and the last results.
+scans = Table(
+    "scans",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", DIGEST, primary_key=True),
+    Column("status", String(24), nullable=False),
+    Column("description", Text),
+    Column("reason", String(16), nullable=False),  # push, manual or vulndb
+    Column("requested_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("completed_at", Float),
+    Column("lease_holder", String(64)),
+    Column("lease_expires", Float),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("source_updated_at", Float),  # ECR's vulnerabilitySourceUpdatedAt
+    Column("counts", Text),  # JSON: findings by severity
+    Column("findings", Text),  # JSON list, most severe first
+    Index("ix_scans_queue", "status", "requested_at"),
+    Index("ix_scans_digest", "digest"),
+)
+
+# Registry-wide settings kept as one JSON document each (ECR's registry scanning configuration).
+registry_settings = Table(
+    "registry_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 # -- engines that run rollouts themselves (deployer/external.py) -----------------------------
 # Each deployment handed to an external engine (Docker Swarm, Amazon ECS), with the engine's
 # name for it (its ref): the rollouts it reports back are matched to Cais deployments by ref.

@@ -1,7 +1,7 @@
 """engines: deployments handed to an external engine (Docker Swarm, Amazon ECS)
 
 Revision ID: 0012_engines
-Revises: 0007_deployer
+Revises: 0006_scan
 Create Date: 2026-12-03 20:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0012_engines'
-down_revision = '0007_deployer'
+down_revision = '0006_scan'
 branch_labels = None
 depends_on = None
 

@@ -135,14 +135,15 @@ class AmazonEcsEngine:
         self._errors = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
         self.binding = binding
         self.registry_hosts = registry_hosts
-        session = boto3.Session(
-            profile_name=binding.setting("profile"),
-            aws_access_key_id=secrets.get("aws_access_key_id"),
-            aws_secret_access_key=secrets.get("aws_secret_access_key"),
-            region_name=binding.setting("region"),
-        )
         config = botocore.config.Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3})
-        self.ecs: Any = session.client("ecs", endpoint_url=binding.setting("endpoint-url"), config=config)
+        with self._calls():  # a profile the server does not have, ...
+            session = boto3.Session(
+                profile_name=binding.setting("profile"),
+                aws_access_key_id=secrets.get("aws_access_key_id"),
+                aws_secret_access_key=secrets.get("aws_secret_access_key"),
+                region_name=binding.setting("region"),
+            )
+            self.ecs: Any = session.client("ecs", endpoint_url=binding.setting("endpoint-url"), config=config)
 
     @contextlib.contextmanager
     def _calls(self) -> Iterator[None]:

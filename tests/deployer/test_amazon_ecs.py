@@ -25,6 +25,9 @@ import httpx
 import pytest
 
 from conformance.client import Registry
+from deployer import bindings
+from deployer.ecs_engine import AmazonEcsEngine
+from deployer.external import ServiceKey, ServiceSpec
 from tests.support.auth import cli
 from tests.support.aws import aws_client
 from tests.support.server import ServerProcess, free_port
@@ -193,6 +196,15 @@ def test_a_service_is_handed_to_amazon_ecs(setup: Setup) -> None:
     assert deployment["rolloutState"] == "IN_PROGRESS"  # moto runs no rollout
     handed = [e["message"] for e in ours["events"] if "handed to ecs" in e["message"]]
     assert handed and service["deployments"][0]["id"] in handed[0]
+
+    # Handing the same deployment over again (a crash before Cais recorded ECS's id for it) finds
+    # it running: no second task definition, no second rollout.
+    binding = bindings.from_tags({t["key"]: t["value"] for t in _tags(**settings)})
+    admin = dict(zip(bindings.SECRET_KEYS, moto.keys["admin"], strict=True))
+    engine = AmazonEcsEngine(binding, admin, ())
+    spec = ServiceSpec(ServiceKey("aws", "api"), deployment["id"], family, 1, {}, 2, config, 0.0)
+    assert engine.deploy(spec) == service["deployments"][0]["id"]
+    assert len(moto.calls("RegisterTaskDefinition")) == 1 and len(moto.calls("UpdateService")) == 0
 
     ecs.update_service(cluster="aws", service="api", taskDefinition=arns[1])
     image = f"registry.example.com/apps/web@{setup.digests['2']}"

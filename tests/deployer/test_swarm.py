@@ -20,6 +20,9 @@ import pytest
 
 from conformance.client import Registry
 from conformance.clienttools import Dockerd, dockerd
+from deployer import bindings
+from deployer.external import ServiceKey, ServiceSpec
+from deployer.swarm_engine import SwarmEngine
 from tests.support.auth import AUTH_ENV, PASSWORD, cli
 from tests.support.netns import machine_interfaces, private_network
 from tests.support.server import ServerProcess, free_port
@@ -167,6 +170,15 @@ def test_a_swarm_runs_the_rollouts_and_cais_reports_them(swarm: Swarm) -> None:
     (service,) = swarm.services()
     assert service["UpdateStatus"]["State"] == "rollback_completed"
     assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == f"{swarm.host}/apps/web@{digests['2']}"
+
+    # Handing the running deployment over again (a crash after the swarm took it, before Cais
+    # recorded it) changes nothing: no second rollout.
+    owner = (swarm.server.data_dir / "deployer" / "owner").read_text().strip()
+    engine = SwarmEngine(bindings.check("swarm", {"docker-host": socket}), owner, lambda image: None)
+    running = service["Spec"]["Labels"]["cais.deployment"]
+    spec = ServiceSpec(ServiceKey("swarm", "web"), running, family, 2, {}, 1, rollout, 0.0)
+    assert engine.deploy(spec) == running
+    assert swarm.services()[0]["Version"] == service["Version"]
 
     # Deleting the service removes the swarm's.
     ecs.update_service(cluster="swarm", service="web", desiredCount=0)

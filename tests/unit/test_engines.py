@@ -15,6 +15,7 @@ from deployer.external import (
     FAILED,
     IN_PROGRESS,
     PRIMARY,
+    EngineUnavailable,
     Rollout,
     ServiceKey,
     ServiceSpec,
@@ -181,3 +182,5 @@ def test_amazon_ecs_task_definitions_and_states() -> None:
     found = ecs_engine.view_of({"deployments": deployments[::-1], "desiredCount": 1}, [task])
     assert found.rollouts == [Rollout("d2", PRIMARY, IN_PROGRESS), Rollout("d1", ACTIVE, COMPLETED)]
     assert (found.tasks[0].id, found.tasks[0].ref) == ("abc", "d2")
+    with pytest.raises(EngineUnavailable, match=r"profile \(nobody\) could not be found"):
+        ecs_engine.AmazonEcsEngine(bindings.check("ecs", {"region": "eu-west-1", "profile": "nobody"}), {}, ())

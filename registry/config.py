@@ -118,7 +118,7 @@ class MetadataSettings(_Section):
 class UploadSettings(_Section):
     expire_after: Seconds = 86400.0
     sweep_interval: Seconds = 600.0
-    lease: Seconds = 60.0
+    lease: Seconds = 15.0  # a writer on another replica that died blocks its upload this long
     checkpoint_bytes: Bytes = 64 << 20
     checkpoint_interval: Seconds = 5.0
 

@@ -85,9 +85,9 @@ class Fsck:
         report.missing = sorted(set(recorded) - seen)
         tick(len(report.missing))
         for key in _keys(self.driver, keys.UPLOADS):
-            upload_id = key.split("/")[1]
+            upload_id = keys.upload_of(key)
             with self.db.read() as conn:
-                if upload_rows.get(conn, upload_id) is None:
+                if upload_id is None or upload_rows.get(conn, upload_id) is None:
                     report.stale_uploads.append(key)
         return report
 
@@ -100,8 +100,9 @@ class Fsck:
         for digest in report.missing:
             self._forget(digest)
         for key in report.stale_uploads:
+            upload_id = keys.upload_of(key)
             with self.db.write() as conn:
-                if upload_rows.get(conn, key.split("/")[1]) is None:
+                if upload_id is None or upload_rows.get(conn, upload_id) is None:
                     self.driver.delete(key)
 
     def _remove_orphan(self, key: str) -> None:

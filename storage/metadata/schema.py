@@ -149,6 +149,7 @@ uploads = Table(
     Column("lease_token", String(64)),
     Column("lease_expires", Float),
     Index("ix_uploads_updated_at", "updated_at"),
+    Column("lease_holder", String(200)),  # storage.holders: which process holds the lease
 )
 
 # The transactional outbox: written in the same transaction as the change it announces.

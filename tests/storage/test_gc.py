@@ -174,7 +174,7 @@ def test_fsck_reports_and_repairs(world: World) -> None:
     world.driver.put(keys.blob_key(orphan), b"orphan")
     world.driver.delete(keys.blob_key(lost))
     world.driver.put(keys.blob_key(drifted), b"drift")
-    writer = world.driver.upload_writer(world.driver.upload_begin("leftover"), 0)  # a session row never made
+    writer = world.driver.upload_writer(world.driver.upload_begin(keys.new_upload_id()), 0)  # a session row never made
     writer.write(b"partial")
     writer.flush()
     writer.close()

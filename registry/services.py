@@ -108,7 +108,7 @@ def open_services(settings: Settings) -> Services:
         threads=threads,
         db=db,
         driver=driver,
-        blobs=BlobStore(db, driver),
+        blobs=BlobStore(db, driver, settings.gc.grace),
         uploads=Uploads(db, driver, threads, policy, create_on_push=create_on_push),
         manifests=ManifestStore(
             db,

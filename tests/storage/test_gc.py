@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ from storage.metadata.engine import Database
 from storage.metadata.schema import blobs, manifest_bodies, repository_blobs
 from storage.threads import Threads
 from storage.uploads import Uploads
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 async def once(data: bytes) -> AsyncIterator[bytes]:
@@ -51,7 +54,7 @@ class World:
             descriptors.append({"mediaType": "application/octet-stream", "digest": str(digest), "size": len(data)})
         manifest = {"schemaVersion": 2, "config": descriptors[0], "layers": descriptors[1:]}
         body = json.dumps(manifest).encode()
-        self.manifests.put(repository, tag, body, "application/vnd.oci.image.manifest.v1+json", [])
+        self.manifests.put(repository, tag, body, OCI_MANIFEST, [])
         return str(Digest.of(body))
 
     def stored(self, digest: Digest) -> bool:
@@ -164,6 +167,50 @@ def test_concurrent_uploads_and_collections_keep_every_linked_blob(world: World)
     finally:
         stop.set()
         thread.join()
+
+
+def test_a_blob_checked_before_its_manifest_is_kept_for_the_push(world: World) -> None:
+    """A client HEADs blobs an earlier push left unused, then PUTs a manifest using them, while
+    the collector runs in a loop: the HEAD (BlobStore.hold) renews the links, so the manifest
+    finds its blobs even once the links as they were would have been collected."""
+    blobs = [world.push_blob("repo", os.urandom(100)) for _ in range(3)]
+    with world.db.write() as conn:  # unused for 45 s: past half the grace period, not all of it
+        conn.execute(repository_blobs.update().values(created_at=time.time() - 45))
+    collector = Collector(world.db, world.driver, grace_seconds=60)
+    store = BlobStore(world.db, world.driver, grace_seconds=60)
+    rounds, stop = [0], threading.Event()
+
+    def collect() -> None:
+        while not stop.is_set():
+            collector.collect()
+            rounds[0] += 1
+
+    thread = threading.Thread(target=collect)
+    thread.start()
+    try:
+        for digest in blobs:
+            assert store.hold("repo", digest).size == 100
+        collector.grace = 40  # as if 20 s went by before the manifest: the old links are due now
+        seen = rounds[0]
+        deadline = time.monotonic() + 30
+        while rounds[0] < seen + 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        descriptors = [{"mediaType": "application/octet-stream", "digest": str(d), "size": 100} for d in blobs]
+        manifest = {"schemaVersion": 2, "config": descriptors[0], "layers": descriptors[1:]}
+        world.manifests.put("repo", "v1", json.dumps(manifest).encode(), OCI_MANIFEST, [])
+    finally:
+        stop.set()
+        thread.join()
+    assert all(world.stored(digest) for digest in blobs)
+
+
+def test_holding_a_blob_that_was_collected_says_it_is_unknown(world: World) -> None:
+    digest = world.push_blob("repo", b"gone")
+    world.backdate_links()
+    Collector(world.db, world.driver, grace_seconds=60).collect()
+    with pytest.raises(BlobUnknown):
+        BlobStore(world.db, world.driver, grace_seconds=60).hold("repo", digest)
 
 
 def test_fsck_reports_and_repairs(world: World) -> None:

@@ -1,10 +1,12 @@
 """Accounts as the request path sees them: log in with a name and a secret, find the rules that
 apply to a principal, redeem refresh tokens, look up AWS access keys.
 
-Caches (per process) hold successful logins and rules; they are dropped whenever the
-access-control generation in the database moves, so a revoked token or a changed permission
-applies at the next request in every worker. A login that misses the cache runs exactly one
-argon2 verification, whether or not the account exists."""
+Caches (per process) hold successful logins, principals and rules; they are dropped whenever
+the access-control generation in the database moves, so a revoked token, a deleted user or a
+changed permission applies at the next request in every worker, bearer tokens included (each
+request reads that one integer, then finds the token's subject and rules in the caches). A
+login that misses the cache runs exactly one argon2 verification, whether or not the account
+exists."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from storage.permission_store import PermissionStore
 
 from . import credentials, passwords
 from .outcomes import LoginRefused, LoginThrottled
-from .policy import Principal, Rule
+from .policy import ANONYMOUS, Principal, Rule
 from .secretbox import SecretBox
 
 CACHE_ENTRIES = 4096
@@ -45,6 +47,7 @@ class Directory:
         self._lock = threading.Lock()
         self._generation = -1
         self._logins: dict[bytes, tuple[Principal, float | None]] = {}
+        self._principals: dict[str, tuple[Principal | None, float | None]] = {}
         self._rules: dict[Principal, list[Rule]] = {}
 
     # -- logins -------------------------------------------------------------------------------
@@ -96,8 +99,27 @@ class Directory:
         account = self.accounts.account(name)
         return principal_of(account) if account and account.row.active(time.time()) else None
 
-    def rules(self, principal: Principal) -> list[Rule]:
+    def current(self, subject: str) -> tuple[Principal, list[Rule]] | None:
+        """The subject of a bearer token as it is now, with its rules; None when it is gone
+        (deleted, revoked or expired since the token was issued)."""
         generation = self._sync()
+        if subject == "":
+            return ANONYMOUS, self._rules_at(generation, ANONYMOUS)
+        cached = self._principals.get(subject)
+        if cached is None:
+            account = self.accounts.account(subject)
+            active = account is not None and account.row.active(time.time())
+            cached = (principal_of(account), account.row.expires_at) if account and active else (None, None)
+            self._remember(generation, self._principals, subject, cached)
+        principal, expires_at = cached
+        if principal is None or (expires_at is not None and time.time() >= expires_at):
+            return None
+        return principal, self._rules_at(generation, principal)
+
+    def rules(self, principal: Principal) -> list[Rule]:
+        return self._rules_at(self._sync(), principal)
+
+    def _rules_at(self, generation: int, principal: Principal) -> list[Rule]:
         cached = self._rules.get(principal)
         if cached is None:
             rows = self.permissions.rules(principal.subjects())
@@ -118,6 +140,7 @@ class Directory:
         with self._lock:
             if generation != self._generation:
                 self._logins.clear()
+                self._principals.clear()
                 self._rules.clear()
                 self._generation = generation
         return generation

@@ -61,8 +61,9 @@ def need_of(endpoint: Callable[..., Any]) -> Need | None:
 
 @dataclass
 class Access:
-    """Who the caller is and what it may do. `token` is set for bearer callers (their rights are
-    the token's access claim); `rules` for the others (their rights come from the policy)."""
+    """Who the caller is and what it may do. `rules` are the caller's permission rules as they
+    are now; a bearer caller also has its `token`, and may do what both the token's access claim
+    and the rules allow (a permission removed after the token was issued is gone at once)."""
 
     scheme: str  # open | none | basic | bearer
     subject: str  # "" when anonymous
@@ -73,15 +74,17 @@ class Access:
     def allows(self, repository: str, action: str) -> bool:
         if self.scheme == "open":
             return True
-        if self.token is not None:
-            return action in self.token.actions("repository", repository)
-        return self.principal is not None and action in allowed(self.principal, self.rules or [], repository)
+        if self.token is not None and action not in self.token.actions("repository", repository):
+            return False
+        return action in self.rights(repository)
+
+    def rights(self, repository: str) -> frozenset[str]:
+        """What the caller's rules allow on `repository`, whatever its token says."""
+        return allowed(self.principal, self.rules or [], repository) if self.principal else frozenset()
 
     def lists(self, repository: str) -> bool:
         """Whether the catalog shows `repository` to this caller (its pull permission, whatever the token)."""
-        if self.scheme == "open":
-            return True
-        return self.principal is not None and "pull" in allowed(self.principal, self.rules or [], repository)
+        return self.scheme == "open" or "pull" in self.rights(repository)
 
 
 OPEN = Access("open", "")
@@ -157,7 +160,10 @@ class Guard:
                 token = self.authority.tokens.verify(value.strip())
             except TokenInvalid:
                 raise challenge.error(Problem.TOKEN_INVALID, "invalid_token") from None
-            return Access("bearer", token.subject, token=token)
+            current = await self.threads.run(directory.current, token.subject)
+            if current is None:  # revoked, deleted or expired since the token was issued
+                raise challenge.error(Problem.TOKEN_INVALID, "invalid_token")
+            return Access("bearer", token.subject, current[0], token=token, rules=current[1])
         found = basic_credentials(value) if scheme.lower() == "basic" else None
         if found is None:
             raise challenge.error(Problem.UNAUTHORIZED, "invalid_request")
@@ -177,27 +183,13 @@ class Guard:
             return
         if access.scheme == "none" or access.subject == "":
             raise challenge.error(Problem.UNAUTHORIZED, "insufficient_scope" if access.token else None)
-        if access.token is not None and action in await self._current_rights(access.subject, name):
+        if access.token is not None and action in access.rights(name):
             raise challenge.error(Problem.SCOPE_INSUFFICIENT, "insufficient_scope")
         raise OCIError(Problem.DENIED, detail=challenge.detail)
 
     async def _catalog(self, access: Access, challenge: _Challenge) -> None:
-        assert self.authority is not None
-        if access.token is not None:
-            if "*" not in access.token.actions(*CATALOG):
-                raise challenge.error(Problem.SCOPE_INSUFFICIENT, "insufficient_scope")
-            principal = await self.threads.run(self.authority.directory.principal, access.subject)
-            access.principal = principal or ANONYMOUS
-            access.rules = await self.threads.run(self.authority.directory.rules, access.principal)
-
-    async def _current_rights(self, subject: str, repository: str) -> frozenset[str]:
-        """What the token's subject may do now: decides between 'fetch a wider token' and 'denied'."""
-        assert self.authority is not None
-        directory = self.authority.directory
-        principal = await self.threads.run(directory.principal, subject)
-        if principal is None:
-            return frozenset()
-        return allowed(principal, await self.threads.run(directory.rules, principal), repository)
+        if access.token is not None and "*" not in access.token.actions(*CATALOG):
+            raise challenge.error(Problem.SCOPE_INSUFFICIENT, "insufficient_scope")
 
 
 class _Challenge:

@@ -42,12 +42,12 @@ def _unsigned(header: dict[str, object], claims: dict[str, object]) -> str:
     return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
 
 
-def _forgeries(data_dir: Path, repo: str) -> dict[str, str]:
+def _forgeries(data_dir: Path, repo: str, subject: str) -> dict[str, str]:
     kid, key = _signing_key(data_dir)
     now = int(time.time())
     good = {
         "iss": "cais",
-        "sub": "mallory",
+        "sub": subject,
         "aud": "cais",
         "exp": now + 300,
         "nbf": now,
@@ -86,8 +86,8 @@ def _forgeries(data_dir: Path, repo: str) -> dict[str, str]:
 
 def test_forged_and_foreign_tokens_are_refused(auth_registry: AuthRegistry) -> None:
     repo = uid("forge/")
-    auth_registry.user((repo, "admin"))
-    forgeries = _forgeries(auth_registry.data_dir, repo)
+    subject, _ = auth_registry.user((repo, "admin"))
+    forgeries = _forgeries(auth_registry.data_dir, repo, subject)
     genuine = auth_registry.bearer(forgeries.pop("genuine-pull-only"))
     # The genuine token is used (and cached) first: a tampered copy must not ride on the cache.
     assert genuine.request("GET", f"/v2/{repo}/tags/list").status_code == 404
@@ -192,6 +192,36 @@ def test_bearer_token_without_a_scope_its_subject_has_gets_a_new_challenge(auth_
     response = narrow.request("POST", f"/v2/{repo}/blobs/uploads/")
     assert response.status_code == 401
     assert f'scope="repository:{repo}:pull,push",error="insufficient_scope"' in response.headers["www-authenticate"]
+
+
+def test_revocation_deletion_and_removed_permissions_apply_to_bearer_tokens_at_once(
+    auth_registry: AuthRegistry,
+) -> None:
+    """A bearer token outlives none of them: the next request with it is refused."""
+    repo = uid("revoked/")
+    owner = auth_registry.basic(auth_registry.user((repo, "pull,push")))
+    blob = f"/v2/{repo}/blobs/{owner.push_blob(repo, b'kept')}"
+    scope = f"repository:{repo}:pull,push"
+    robot, user, narrowed = (
+        auth_registry.robot([repo], "pull,push"),
+        auth_registry.user((repo, "pull,push")),
+        auth_registry.user((repo, "pull,push")),
+    )
+    tokens = {who: auth_registry.as_token(creds, scope) for who, creds in (("robot", robot), ("user", user))}
+    tokens["narrowed"] = auth_registry.as_token(narrowed, scope)
+    for registry in tokens.values():
+        assert registry.request("HEAD", blob).status_code == 200
+        assert registry.request("POST", f"/v2/{repo}/blobs/uploads/").status_code == 202
+    auth_registry.cli("token", "revoke", robot[0])
+    auth_registry.cli("user", "delete", user[0])
+    auth_registry.cli("perm", "revoke", "--user", narrowed[0], "--repo", repo, "--actions", "push")
+    for who in ("robot", "user"):
+        refused = tokens[who].request("HEAD", blob)
+        assert refused.status_code == 401, who
+        assert 'error="invalid_token"' in refused.headers["www-authenticate"], who
+    assert tokens["narrowed"].request("HEAD", blob).status_code == 200
+    denied = tokens["narrowed"].request("POST", f"/v2/{repo}/blobs/uploads/")
+    assert denied.status_code == 403 and error_code(denied) == "DENIED"
 
 
 # -- catalog --------------------------------------------------------------------------------

@@ -170,8 +170,10 @@ class AuthSettings(_Section):
     token_ttl: Annotated[float, Rule(parse=parse_seconds, ge=60)] = 300.0  # spec: never below 60 s
     refresh_token_ttl: Seconds = 30 * 86400.0
     key_dir: str | None = None  # default: <data_dir>/auth (signing keys, the key that encrypts AWS secrets)
-    failure_limit: Annotated[int, Rule(ge=1)] = 10  # failed logins per client address and window, then 429
+    failure_limit: Annotated[int, Rule(ge=1)] = 10  # failed logins per address and account and window, then 429
     failure_window: Seconds = 300.0
+    account_failure_limit: Annotated[int, Rule(ge=1)] = 100  # per account from any address
+    spray_failure_limit: Annotated[int, Rule(ge=1)] = 50  # per address across accounts: then only known ones
 
 
 @dataclass(frozen=True)

@@ -57,12 +57,13 @@ class Directory:
         cached = self._logins.get(key)
         if cached is not None and (cached[1] is None or time.time() < cached[1]):
             return cached[0]
-        self._check_throttle(client)
+        self._check_throttle(client, name)
         account = self.accounts.account(name)
         valid = passwords.verify(account.row.secret_hash if account else None, secret)
         if not (valid and account and account.row.active(time.time())):
-            self._fail(client)
+            self._fail(client, name)
         assert account is not None
+        self.failures.succeeded(client, name)
         principal = principal_of(account)
         self._remember(generation, self._logins, key, (principal, account.row.expires_at))
         return principal
@@ -76,21 +77,21 @@ class Directory:
         return token
 
     def redeem_refresh_token(self, token: str, service: str, client: str) -> Principal:
-        self._check_throttle(client)
+        self._check_throttle(client, "")
         found = self.accounts.refresh_token(credentials.token_digest(token))
         now = time.time()
         if found is None or found[1] != service or now >= found[2] or not found[0].row.active(now):
-            self._fail(client)
+            self._fail(client, "")
         assert found is not None
         return principal_of(found[0])
 
-    def _check_throttle(self, client: str) -> None:
-        wait = self.failures.blocked_for(client)
+    def _check_throttle(self, client: str, account: str) -> None:
+        wait = self.failures.blocked_for(client, account)
         if wait is not None:
             raise LoginThrottled(wait)
 
-    def _fail(self, client: str) -> None:
-        self.failures.record(client)
+    def _fail(self, client: str, account: str) -> None:
+        self.failures.failed(client, account)
         raise LoginRefused("invalid credentials")
 
     # -- lookups ------------------------------------------------------------------------------

@@ -266,7 +266,8 @@ refresh_tokens = Table(
     Index("ix_refresh_tokens_principal", "principal_id"),
 )
 
-# Failed logins per client address, shared by every worker and replica.
+# Failed logins per counted key (an address and account, an account, an address; see
+# storage/login_failures.py), shared by every worker and replica.
 auth_failures = Table(
     "auth_failures",
     metadata,
@@ -282,4 +283,15 @@ auth_generation = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("generation", BigInteger, nullable=False),
+)
+
+# -- hardening (branch harden) ------------------------------------------------------------
+# Pairs of client address and account that logged in successfully lately (keys are hashes, as
+# in auth_failures): while an address sprays failed logins at many accounts, only the accounts
+# known from it may still try (storage/login_failures.py).
+auth_known_logins = Table(
+    "auth_known_logins",
+    metadata,
+    Column("pair", String(64), primary_key=True),
+    Column("at", Float, nullable=False),
 )

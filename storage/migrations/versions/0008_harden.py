@@ -1,4 +1,4 @@
-"""upload lease holders; upload states keyed by storage.keys
+"""upload lease holders; upload states keyed by storage.keys; known logins
 
 Revision ID: 0008_harden
 Revises: 0004_s3pg
@@ -56,9 +56,18 @@ def upgrade() -> None:
     with op.batch_alter_table('uploads', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lease_holder', sa.String(length=200), nullable=True))
     _convert(lambda _, state: _named(state))
+    op.create_table('auth_known_logins',
+    sa.Column('pair', sa.String(length=64), nullable=False),
+    sa.Column('at', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('pair')
+    )
+    # Failures were counted per address; they are now counted under other keys.
+    op.execute(sa.text('DELETE FROM auth_failures'))
 
 
 def downgrade() -> None:
+    op.drop_table('auth_known_logins')
+    op.execute(sa.text('DELETE FROM auth_failures'))
     with op.batch_alter_table('uploads', schema=None) as batch_op:
         batch_op.drop_column('lease_holder')
     _convert(_keyed)

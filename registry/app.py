@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Coroutine
 from functools import partial
 from typing import Any
@@ -21,7 +20,7 @@ from storage.drivers.base import StorageUnavailable
 from storage.errors import StoreError
 from storage.metadata.locks import run_exclusively
 
-from . import logs
+from . import handover, logs
 from .api import base, blobs, manifests, ops, uploads
 from .auth import token_endpoint
 from .auth.gate import need_of
@@ -32,7 +31,6 @@ from .jobs import every
 from .middleware import RequestContext
 from .services import Services, open_services
 
-RESOLVED_CONFIG_ENV = "CAIS_RESOLVED_CONFIG"
 LEASE = 3600.0  # scheduled jobs that outlive this may overlap, which they tolerate
 
 
@@ -115,7 +113,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
 
 
 def app_from_env() -> ASGIApp:
-    """Entry point for uvicorn workers: `cais serve` hands the resolved settings over in JSON."""
-    settings = Settings.from_json(os.environ[RESOLVED_CONFIG_ENV])
+    """Entry point for uvicorn workers: `cais serve` hands the resolved settings over (handover)."""
+    settings = handover.received()
     logs.setup(settings.log.level, settings.log.format)
     return build_app(settings)

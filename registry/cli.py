@@ -138,9 +138,9 @@ def _serve(settings: config.Settings) -> int:
     os.makedirs(metrics_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     resolved = dataclasses.replace(settings, server=dataclasses.replace(settings.server, data_dir=settings.data_dir))
-    from .app import RESOLVED_CONFIG_ENV
+    from . import handover
 
-    os.environ[RESOLVED_CONFIG_ENV] = json.dumps(resolved.to_dict(reveal_secrets=True))
+    handover.hand_over(resolved)
     from . import logs
 
     logs.setup(settings.log.level, settings.log.format)

@@ -77,6 +77,8 @@ class ServerSettings(_Section):
     workers: Annotated[int, Rule(ge=1, le=64)] = 1
     data_dir: str = "./cais-data"
     insecure_anonymous: bool = False
+    max_header_bytes: Bytes = 64 << 10  # a larger request head is answered 431
+    max_headers: Annotated[int, Rule(ge=1)] = 100
 
 
 @dataclass(frozen=True)

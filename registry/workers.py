@@ -27,13 +27,17 @@ APP = "registry.app:app_from_env"
 def _serve(host: str, port: int) -> None:
     import uvicorn
 
+    from . import handover
+    from .http_limits import limited
+
+    server = handover.received().server
     config = uvicorn.Config(
         APP,
         factory=True,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=limited(server.max_header_bytes, server.max_headers),
         log_config=None,
         access_log=False,
         server_header=False,
@@ -72,7 +76,9 @@ class _Supervisor:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def _start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(_command(self.host, self.port, 1))
+        from . import handover
+
+        return subprocess.Popen(_command(self.host, self.port, 1), pass_fds=(handover.inherited(),))
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True

@@ -96,6 +96,8 @@ def _is_loopback(host: str) -> bool:
 def _migrate(settings: config.Settings, at_start: bool) -> str | None:
     """Bring the schema up to date; None when done, else why the schema cannot be used. At start
     with migrate_on_start = false, only check: migrations are then a deployment step."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from storage.metadata import migrate
     from storage.metadata.engine import Database
 
@@ -108,6 +110,9 @@ def _migrate(settings: config.Settings, at_start: bool) -> str | None:
             migrate.upgrade(db)
     except migrate.SchemaTooNew as exc:
         return f"{exc}; upgrade Cais"
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"cannot use the metadata database: {reason}"
     finally:
         db.dispose()
     return None
@@ -124,8 +129,10 @@ def _serve(settings: config.Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    os.makedirs(settings.data_dir, exist_ok=True)
-    problem = _migrate(settings, at_start=True)
+    from . import preflight, workers
+
+    problem = workers.address_problem(settings.listen_host, settings.listen_port) or preflight.data_problem(settings)
+    problem = problem or _migrate(settings, at_start=True)
     if problem is not None:
         print(f"cais: {problem}", file=sys.stderr)
         return 2
@@ -144,17 +151,16 @@ def _serve(settings: config.Settings) -> int:
     from . import logs
 
     logs.setup(settings.log.level, settings.log.format)
-    from . import workers
-
     workers.exec_workers(settings.listen_host, settings.listen_port, settings.server.workers)
 
 
 def _manage(args: argparse.Namespace, settings: config.Settings) -> int:
     from storage.errors import StoreError
 
+    from .preflight import data_problem
     from .services import open_services
 
-    problem = _migrate(settings, at_start=True)
+    problem = data_problem(settings) or _migrate(settings, at_start=True)
     if problem is not None:
         print(f"cais: {problem}", file=sys.stderr)
         return 2
@@ -176,12 +182,23 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"cais: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _run(args, settings)
+    except OSError as exc:  # what the checks before could not foresee: still one line
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"cais: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, settings: config.Settings) -> int:
     if args.command == "serve":
         return _serve(settings)
     if hasattr(args, "handler"):
         return _manage(args, settings)
     if args.command == "migrate":
-        problem = _migrate(settings, at_start=False)
+        from .preflight import data_problem
+
+        problem = data_problem(settings) or _migrate(settings, at_start=False)
         print(f"cais: {problem or 'database schema is up to date'}", file=sys.stderr if problem else sys.stdout)
         return 2 if problem else 0
     print(json.dumps(settings.to_dict(), indent=2))

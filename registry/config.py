@@ -80,6 +80,10 @@ class ServerSettings(_Section):
     max_header_bytes: Bytes = 64 << 10  # a larger request head is answered 431
     max_headers: Annotated[int, Rule(ge=1)] = 100
 
+    def problems(self) -> list[str]:
+        port = int(self.listen.rsplit(":", 1)[1])
+        return [] if 1 <= port <= 65535 else [f"listen: port {port} is not between 1 and 65535"]
+
 
 @dataclass(frozen=True)
 class StorageSettings(_Section):

@@ -133,6 +133,7 @@ class UploadSettings(_Section):
 class ManifestSettings(_Section):
     max_bytes: Bytes = 4 << 20
     require_index_children: bool = True
+    require_layers: bool = True  # false accepts sparse image manifests (layers not pushed)
     cache_bytes: Bytes = 64 << 20
 
 

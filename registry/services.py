@@ -113,6 +113,7 @@ def open_services(settings: Settings) -> Services:
         manifests=ManifestStore(
             db,
             require_index_children=settings.manifests.require_index_children,
+            require_layers=settings.manifests.require_layers,
             cache_bytes=settings.manifests.cache_bytes,
             create_on_push=create_on_push,
         ),

@@ -98,9 +98,13 @@ class ManifestStore:
         require_index_children: bool = True,
         cache_bytes: int = 64 << 20,
         create_on_push: bool = True,
+        require_layers: bool = True,
     ) -> None:
         self.db = db
         self.require_index_children = require_index_children
+        # False accepts sparse image manifests, whose layers were not pushed (a mirror that
+        # copies some platforms, or some layers); the config must still be there.
+        self.require_layers = require_layers
         self.create_on_push = create_on_push
         self.cache = BodyCache(cache_bytes)
 
@@ -159,7 +163,9 @@ class ManifestStore:
 
     def _check_references(self, conn: Connection, repository_id: int, parsed: ParsedManifest) -> None:
         sizes = blob_rows.linked_sizes(conn, repository_id, [d.digest for d in parsed.blobs])
-        missing = [d.digest for d in parsed.blobs if d.digest not in sizes]
+        config = parsed.config.digest if parsed.config else None
+        required = [d for d in parsed.blobs if self.require_layers or d.digest == config]
+        missing = [d.digest for d in required if d.digest not in sizes]
         wrong = [d.digest for d in parsed.blobs if d.digest in sizes and sizes[d.digest] != d.size]
         unknown_class = ManifestBlobUnknown if missing else ManifestChildUnknown
         if self.require_index_children and parsed.children:

@@ -94,6 +94,7 @@ class StorageSettings(_Section):
     prefix: str = ""
     region: str | None = None
     endpoint_url: str | None = None  # an S3-compatible server instead of AWS
+    public_endpoint_url: str | None = None  # where clients reach it, if not as endpoint_url: presigned URLs use it
     path_style: bool = False
     access_key: str | None = None  # both unset: the standard AWS credential chain
     secret_key: Annotated[str | None, Rule(mask=_hidden)] = field(default=None, repr=False)

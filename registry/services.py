@@ -64,6 +64,7 @@ def s3_options(settings: Settings) -> S3Options:
         prefix=storage.prefix,
         region=storage.region,
         endpoint_url=storage.endpoint_url,
+        public_endpoint_url=storage.public_endpoint_url,
         path_style=storage.path_style,
         access_key=storage.access_key,
         secret_key=storage.secret_key,

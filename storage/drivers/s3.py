@@ -110,12 +110,25 @@ class S3Driver:
             read_timeout=options.timeout_seconds,
             max_pool_connections=32,
         )
-        self.client: S3Client = boto3.session.Session().client(
+        session = boto3.session.Session()
+        self.client: S3Client = session.client(
             "s3",
             endpoint_url=options.endpoint_url,
             aws_access_key_id=options.access_key,
             aws_secret_access_key=options.secret_key,
             config=config,
+        )
+        # Presigning makes no request: a client of the address clients use signs for that host.
+        self.presigner: S3Client = (
+            session.client(
+                "s3",
+                endpoint_url=options.public_endpoint_url,
+                aws_access_key_id=options.access_key,
+                aws_secret_access_key=options.secret_key,
+                config=config,
+            )
+            if options.public_endpoint_url
+            else self.client
         )
 
     # -- plain objects ----------------------------------------------------------------------
@@ -236,7 +249,7 @@ class S3Driver:
         if not self.options.redirect:
             return None
         with _s3_errors(key):
-            return self.client.generate_presigned_url(
+            return self.presigner.generate_presigned_url(
                 "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_seconds
             )
 

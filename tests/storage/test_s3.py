@@ -108,6 +108,18 @@ def test_presigned_urls_serve_ranges_and_are_signed(seaweed: SeaweedFS, s3: S3Dr
     assert seaweed.driver(redirect=False).presigned_url("blobs/sha256/cd/presigned", 60) is None
 
 
+def test_presigned_urls_name_the_public_endpoint(seaweed: SeaweedFS) -> None:
+    """Clients that reach S3 by another name than the registry does get URLs signed for it."""
+    public = "http://s3.public.example:8333"
+    driver = seaweed.driver(public_endpoint_url=public)
+    driver.put("blobs/sha256/cd/public", b"public bytes")
+    url = driver.presigned_url("blobs/sha256/cd/public", 60)
+    assert url is not None and url.startswith(f"{public}/")
+    # What a client reaching that name sends: the signature covers the Host it names.
+    real = url.replace(public, seaweed.endpoint, 1)
+    assert httpx.get(real, headers={"Host": "s3.public.example:8333"}).content == b"public bytes"
+
+
 def test_stale_multipart_uploads_are_swept(s3: S3Driver, db: Database) -> None:
     started = s3.client.create_multipart_upload(Bucket=BUCKET, Key=s3.prefix + "blobs/sha256/ef/dead")
     s3.client.upload_part(

@@ -20,7 +20,6 @@ from storage.errors import BlobUnknown
 from storage.fsck import Fsck
 from storage.gc import Collector
 from storage.manifest_store import ManifestStore
-from storage.metadata import uploads as upload_rows
 from storage.metadata.engine import Database
 from storage.metadata.schema import blobs, manifest_bodies, repository_blobs
 from storage.threads import Threads
@@ -237,5 +236,47 @@ def test_fsck_reports_and_repairs(world: World) -> None:
     assert world.manifests.resolve("repo", "v1").digest == kept
     with pytest.raises(BlobUnknown):
         world.blobs.locate("repo", lost)
-    with world.db.read() as conn:
-        assert upload_rows.get(conn, "leftover") is None
+    assert world.driver.list("uploads/") == []
+
+
+def _layer_of(world: World, image: str) -> Digest:
+    manifest = json.loads(world.manifests.body(image) or b"{}")
+    return Digest.parse(manifest["layers"][0]["digest"])
+
+
+def test_fsck_quarantines_referenced_bytes_and_keeps_reporting_the_image(world: World) -> None:
+    """Bytes of the wrong size that a manifest uses: taken out of service, not deleted, and the
+    image is reported until its blob is pushed again (it was reported clean before)."""
+    image = world.push_image("repo", "v1", b"layer one")
+    layer = _layer_of(world, image)
+    world.driver.put(keys.blob_key(layer), b"corrupt, and another size")
+    fsck = Fsck(world.db, world.driver)
+    report = fsck.check()
+    assert [digest for digest, _, _ in report.drift] == [str(layer)]
+    assert [(i.repository, i.digest, i.tags, i.blobs) for i in report.broken] == [("repo", image, ["v1"], [str(layer)])]
+    fsck.repair(report)
+    quarantined = world.driver.list("quarantine/")
+    assert len(quarantined) == 1 and b"".join(world.driver.read(quarantined[0])) == b"corrupt, and another size"
+    after = fsck.check()
+    assert not after.clean and [i.blobs for i in after.broken] == [[str(layer)]]
+    world.push_blob("repo", b"layer one")
+    assert fsck.check().clean
+
+
+def test_fsck_gives_referenced_bytes_their_metadata_back(world: World) -> None:
+    image = world.push_image("repo", "v1", b"layer one")
+    other = world.push_image("other", "v1", b"layer two")
+    layer, unlinked = _layer_of(world, image), _layer_of(world, other)
+    with world.db.write() as conn:  # as after a crash between publishing bytes and recording them
+        conn.execute(repository_blobs.delete().where(repository_blobs.c.digest == str(layer)))
+        conn.execute(blobs.delete().where(blobs.c.digest == str(layer)))
+        conn.execute(repository_blobs.delete().where(repository_blobs.c.digest == str(unlinked)))
+    fsck = Fsck(world.db, world.driver)
+    report = fsck.check()
+    assert report.orphans == [keys.blob_key(layer)]
+    assert [(r.repository, r.blob) for r in report.unlinked] == [("other", str(unlinked))]
+    assert sorted(i.repository for i in report.broken) == ["other", "repo"]
+    fsck.repair(report)
+    assert fsck.check().clean
+    assert world.blobs.locate("repo", layer).size == len(b"layer one")
+    assert world.blobs.locate("other", unlinked).size == len(b"layer two")

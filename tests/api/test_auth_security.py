@@ -199,29 +199,23 @@ def test_revocation_deletion_and_removed_permissions_apply_to_bearer_tokens_at_o
 ) -> None:
     """A bearer token outlives none of them: the next request with it is refused."""
     repo = uid("revoked/")
-    owner = auth_registry.basic(auth_registry.user((repo, "pull,push")))
-    blob = f"/v2/{repo}/blobs/{owner.push_blob(repo, b'kept')}"
     scope = f"repository:{repo}:pull,push"
-    robot, user, narrowed = (
-        auth_registry.robot([repo], "pull,push"),
-        auth_registry.user((repo, "pull,push")),
-        auth_registry.user((repo, "pull,push")),
-    )
-    tokens = {who: auth_registry.as_token(creds, scope) for who, creds in (("robot", robot), ("user", user))}
-    tokens["narrowed"] = auth_registry.as_token(narrowed, scope)
+    user, robot = auth_registry.user((repo, "pull,push")), auth_registry.robot([repo], "pull,push")
+    blob = f"/v2/{repo}/blobs/{auth_registry.basic(user).push_blob(repo, b'kept')}"
+    tokens = {"user": auth_registry.as_token(user, scope), "robot": auth_registry.as_token(robot, scope)}
     for registry in tokens.values():
         assert registry.request("HEAD", blob).status_code == 200
         assert registry.request("POST", f"/v2/{repo}/blobs/uploads/").status_code == 202
-    auth_registry.cli("token", "revoke", robot[0])
+    auth_registry.cli("perm", "revoke", "--user", user[0], "--repo", repo, "--actions", "push")
+    assert tokens["user"].request("HEAD", blob).status_code == 200
+    denied = tokens["user"].request("POST", f"/v2/{repo}/blobs/uploads/")
+    assert denied.status_code == 403 and error_code(denied) == "DENIED"
     auth_registry.cli("user", "delete", user[0])
-    auth_registry.cli("perm", "revoke", "--user", narrowed[0], "--repo", repo, "--actions", "push")
-    for who in ("robot", "user"):
-        refused = tokens[who].request("HEAD", blob)
+    auth_registry.cli("token", "revoke", robot[0])
+    for who, registry in tokens.items():
+        refused = registry.request("HEAD", blob)
         assert refused.status_code == 401, who
         assert 'error="invalid_token"' in refused.headers["www-authenticate"], who
-    assert tokens["narrowed"].request("HEAD", blob).status_code == 200
-    denied = tokens["narrowed"].request("POST", f"/v2/{repo}/blobs/uploads/")
-    assert denied.status_code == 403 and error_code(denied) == "DENIED"
 
 
 # -- catalog --------------------------------------------------------------------------------

@@ -84,8 +84,19 @@ def test_a_port_out_of_range_is_a_configuration_error(tmp_path: Path, port: str)
     assert f"port {port} is not between 1 and 65535" in _one_line_config.stderr
 
 
-@pytest.mark.parametrize("command", [["serve", "--listen", "127.0.0.1:{port}"], ["gc", "--dry-run"], ["migrate"]])
-@pytest.mark.parametrize("where", ["data directory", "blob directory", "metadata database"])
+SERVE = ["serve", "--listen", "127.0.0.1:{port}"]
+
+
+@pytest.mark.parametrize(
+    ("command", "where"),
+    [
+        (SERVE, "data directory"),
+        (SERVE, "blob directory"),
+        (SERVE, "metadata database"),
+        (["gc", "--dry-run"], "data directory"),
+        (["migrate"], "metadata database"),
+    ],
+)
 def test_an_unusable_data_directory_is_one_line(tmp_path: Path, command: list[str], where: str) -> None:
     data, blocker = tmp_path / "data", tmp_path / "a-file"
     blocker.write_text("not a directory")

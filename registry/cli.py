@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
+import getpass
 import json
 import os
 import shutil
 import sys
 from typing import Any
 
-from . import config
+from . import config, startup
 from .auth import cli as auth_cli
-from .commands import lifecycle, repos, storage_ops
+from .commands import lifecycle, repos, storage_ops, webhooks
 
 DESCRIPTION = """\
 Cais: an OCI container registry with ECR-style management.
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cais", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"cais {startup.cais_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     serve = commands.add_parser(
@@ -68,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "and flags, as JSON.",
     )
     _common(show)
-    for module in (repos, lifecycle, storage_ops, auth_cli):
+    for module in (repos, lifecycle, storage_ops, auth_cli, webhooks):
         module.add(commands, _common)
     return parser
 
@@ -82,15 +83,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if getattr(args, "insecure_anonymous", None):
         server["insecure_anonymous"] = True
     return {"server": server} if server else {}
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _migrate(settings: config.Settings, at_start: bool) -> str | None:
@@ -118,8 +110,29 @@ def _migrate(settings: config.Settings, at_start: bool) -> str | None:
     return None
 
 
+def _unusable_listeners(settings: config.Settings) -> str | None:
+    """Why the TLS files or the metrics address cannot be used, checked before anything starts."""
+    server = settings.server
+    if server.tls_cert and server.tls_key:
+        from .tls import server_context
+
+        try:
+            server_context(server.tls_cert, server.tls_key)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            return f"cannot serve TLS with [server] tls_cert {server.tls_cert} and tls_key {server.tls_key}: {exc}"
+    metrics = settings.metrics
+    if metrics.host is None or metrics.port is None:
+        return None
+    if metrics.port == settings.listen_port:
+        return "[metrics] listen needs a port of its own, not the one of [server] listen"
+    from .workers import address_problem
+
+    problem = address_problem(metrics.host, metrics.port)
+    return f"[metrics] listen: {problem}" if problem else None
+
+
 def _serve(settings: config.Settings) -> int:
-    exposed = not _is_loopback(settings.listen_host)
+    exposed = not startup.is_loopback(settings.listen_host)
     if exposed and not settings.auth.enabled and not settings.server.insecure_anonymous:
         print(
             f"cais: refusing to listen on {settings.server.listen}: authentication is not configured, so "
@@ -131,8 +144,12 @@ def _serve(settings: config.Settings) -> int:
         return 2
     from . import preflight, workers
 
-    problem = workers.address_problem(settings.listen_host, settings.listen_port) or preflight.data_problem(settings)
-    problem = problem or _migrate(settings, at_start=True)
+    problem = (
+        _unusable_listeners(settings)
+        or workers.address_problem(settings.listen_host, settings.listen_port)
+        or preflight.data_problem(settings)
+        or _migrate(settings, at_start=True)
+    )
     if problem is not None:
         print(f"cais: {problem}", file=sys.stderr)
         return 2
@@ -145,16 +162,24 @@ def _serve(settings: config.Settings) -> int:
     os.makedirs(metrics_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     resolved = dataclasses.replace(settings, server=dataclasses.replace(settings.server, data_dir=settings.data_dir))
-    from . import handover
+    from . import handover, logs
 
     handover.hand_over(resolved)
-    from . import logs
-
     logs.setup(settings.log.level, settings.log.format)
+    startup.announce(settings)
     workers.exec_workers(settings.listen_host, settings.listen_port, settings.server.workers)
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
+
+
 def _manage(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Run a management command; the events it writes say `cli` and the OS user did it."""
+    from storage import actor
     from storage.errors import StoreError
 
     from .preflight import data_problem
@@ -166,7 +191,8 @@ def _manage(args: argparse.Namespace, settings: config.Settings) -> int:
         return 2
     services = open_services(settings)
     try:
-        code: int = args.handler(args, services)
+        with actor.acting(actor.Actor("cli", _os_user())):
+            code: int = args.handler(args, services)
         return code
     except StoreError as exc:
         print(f"cais: {exc.message}", file=sys.stderr)

@@ -62,6 +62,7 @@ class Rule:
 Seconds = Annotated[float, Rule(parse=parse_seconds, gt=0)]
 Delay = Annotated[float, Rule(parse=parse_seconds, ge=0)]
 Bytes = Annotated[int, Rule(parse=_bytes, gt=0)]
+_ADDRESS = r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}"  # HOST:PORT, [IPv6]:PORT
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,26 @@ class _Section:
 
 @dataclass(frozen=True)
 class ServerSettings(_Section):
-    listen: Annotated[str, Rule(pattern=r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}")] = "127.0.0.1:5000"
+    listen: Annotated[str, Rule(pattern=_ADDRESS)] = "127.0.0.1:5000"
     workers: Annotated[int, Rule(ge=1, le=64)] = 1
     data_dir: str = "./cais-data"
     insecure_anonymous: bool = False
+    # TLS: PEM files (the certificate may be followed by its chain), re-read when they change.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    # Addresses (comma-separated IPs or CIDRs, or *) whose X-Forwarded-For/-Proto headers are believed.
+    trusted_proxies: Annotated[str, Rule(min_length=1)] = "127.0.0.1"
     max_header_bytes: Bytes = 64 << 10  # a larger request head is answered 431
     max_headers: Annotated[int, Rule(ge=1)] = 100
 
     def problems(self) -> list[str]:
+        found = []
+        if (self.tls_cert is None) != (self.tls_key is None):
+            found.append("tls_cert and tls_key go together")
         port = int(self.listen.rsplit(":", 1)[1])
-        return [] if 1 <= port <= 65535 else [f"listen: port {port} is not between 1 and 65535"]
+        if not 1 <= port <= 65535:
+            found.append(f"listen: port {port} is not between 1 and 65535")
+        return found
 
 
 @dataclass(frozen=True)
@@ -185,10 +196,47 @@ class AuthSettings(_Section):
 
 
 @dataclass(frozen=True)
+class EventSettings(_Section):
+    """Events and webhooks (hooks/)."""
+
+    retention: Seconds = 7 * 86400.0  # events older than this are pruned, with their deliveries
+    prune_interval: Seconds = 3600.0
+    poll_interval: Seconds = 1.0  # how often each process looks for events to fan out and deliver
+    max_attempts: Annotated[int, Rule(ge=1, le=100)] = 20  # then a delivery is dead-lettered
+    retry_base: Seconds = 10.0  # the first retry waits about this long; each next one twice as long
+    retry_max: Seconds = 10800.0  # ... up to this
+    timeout: Annotated[float, Rule(parse=parse_seconds, gt=0, le=300)] = 10.0  # a webhook's, unless set
+    concurrency: Annotated[int, Rule(ge=1, le=256)] = 8  # subscriptions one process delivers at once
+    allow_link_local: bool = False  # true: webhooks may go to 169.254.0.0/16 and fe80::/10
+    blob_uploads: bool = False  # write a blob.uploaded event for every blob pushed (many)
+
+
+@dataclass(frozen=True)
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
     access: bool = True
+
+
+@dataclass(frozen=True)
+class MetricsSettings(_Section):
+    # Serve /metrics only on this address (another port), not on [server] listen.
+    listen: Annotated[str | None, Rule(pattern=_ADDRESS)] = None
+    # Require `Authorization: Bearer <token>` on /metrics.
+    token: Annotated[str | None, Rule(min_length=16, mask=_hidden)] = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str | None:
+        return None if self.listen is None else self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int | None:
+        return None if self.listen is None else int(self.listen.rsplit(":", 1)[1])
+
+    def problems(self) -> list[str]:
+        if self.port is not None and not 1 <= self.port <= 65535:
+            return [f"listen: port {self.port} is not between 1 and 65535"]
+        return []
 
 
 @dataclass(frozen=True)
@@ -205,6 +253,8 @@ class Settings:
     gc: GcSettings = field(default_factory=GcSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    events: EventSettings = field(default_factory=EventSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_json(cls, text: str) -> Settings:

@@ -1,4 +1,5 @@
-"""The outermost layer: a request id, the API version header, access logs and metrics."""
+"""The outermost layer: a request id, the API version header, access logs and metrics, and
+who is acting (storage/actor.py) for the events the request writes."""
 
 from __future__ import annotations
 
@@ -9,11 +10,27 @@ from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from storage import actor
+
 from . import metrics
 from .logs import request_id
 
 access_log = logging.getLogger("cais.access")
 API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
+_NOTES = "cais.access"  # the scope key of what handlers add to the access log line
+
+
+def annotate(scope: Scope, **fields: str) -> None:
+    """Add fields to the request's access log line. `operation` (an AWS API action such as
+    ecr:PutImage) also names the route in the metrics: every AWS call arrives on one route."""
+    scope.setdefault(_NOTES, {}).update(fields)
+
+
+def note_caller(scope: Scope, kind: str, name: str) -> None:
+    """Who made the request: a user, robot (by name) or anonymous, for the access log and as who
+    acts for the events the request writes."""
+    annotate(scope, caller_kind=kind, **({"caller": name} if name else {}))
+    actor.identified(kind, name)
 
 
 class RequestContext:
@@ -48,15 +65,18 @@ class RequestContext:
                 state["out"] += len(message.get("body", b""))
             await send(message)
 
+        # Who acts: anonymous until the access check identifies the caller (auth/gate.py).
+        caller = actor.Actor("anonymous", "", rid, (scope.get("client") or ("", 0))[0] or None)
         try:
-            await self.app(scope, counting_receive, tagging_send)
+            with actor.acting(caller):
+                await self.app(scope, counting_receive, tagging_send)
         finally:
             self._record(scope, state, time.perf_counter() - started)
             request_id.reset(token)
 
     def _record(self, scope: Scope, state: dict[str, int], seconds: float) -> None:
-        endpoint = scope.get("endpoint")
-        route = getattr(endpoint, "__name__", "unmatched")
+        notes: dict[str, str] = scope.get(_NOTES, {})
+        route = notes.get("operation") or str(getattr(scope.get("endpoint"), "__name__", "unmatched"))
         metrics.observe(route, scope["method"], state["status"], seconds, state["in"], state["out"])
         if self.log_access:
             access_log.info(
@@ -70,6 +90,7 @@ class RequestContext:
                     "bytes_in": state["in"],
                     "bytes_out": state["out"],
                     "client": (scope.get("client") or ("", 0))[0],
+                    **notes,
                 },
             )
 

@@ -14,6 +14,7 @@ tools stay out of the serving processes, each of which imports only what serving
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import signal
 import socket
@@ -22,29 +23,39 @@ import sys
 from types import FrameType
 from typing import NoReturn
 
+from . import handover, logs
+from .config import Settings
+
 APP = "registry.app:app_from_env"
+log = logging.getLogger("cais.workers")
+
+
+def _settings() -> Settings:
+    return handover.received()
 
 
 def _serve(host: str, port: int) -> None:
     import uvicorn
 
-    from . import handover
-    from .http_limits import limited
+    from .http_server import uvicorn_options
 
-    server = handover.received().server
+    settings = _settings()
     config = uvicorn.Config(
         APP,
         factory=True,
         host=host,
         port=port,
         loop="uvloop",
-        http=limited(server.max_header_bytes, server.max_headers),
         log_config=None,
         access_log=False,
         server_header=False,
         timeout_keep_alive=75,
+        **uvicorn_options(settings),
     )
-    uvicorn.Server(config).run(sockets=[_listening_socket(host, port)])
+    sockets = [_listening_socket(host, port)]
+    if settings.metrics.host is not None and settings.metrics.port is not None:
+        sockets.append(_listening_socket(settings.metrics.host, settings.metrics.port))
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -95,8 +106,6 @@ class _Supervisor:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def _start(self) -> subprocess.Popen[bytes]:
-        from . import handover
-
         return subprocess.Popen(_command(self.host, self.port, 1), pass_fds=(handover.inherited(),))
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
@@ -110,12 +119,26 @@ class _Supervisor:
             signal.signal(signum, self._stop)
         self.processes = [self._start() for _ in range(self.count)]
         while not self.stopping:
-            pid, _ = os.wait()  # retried after a signal handler (PEP 475)
+            pid, status = os.wait()  # retried after a signal handler (PEP 475)
             for index, process in enumerate(self.processes):
                 if process.pid == pid and not self.stopping:
                     self.processes[index] = self._start()
+                    log.warning(
+                        "worker %d %s; started worker %d in its place",
+                        pid,
+                        _exit_reason(status),
+                        self.processes[index].pid,
+                        extra={"worker": pid, "replacement": self.processes[index].pid, "status": status},
+                    )
         for process in self.processes:
             process.wait()
+
+
+def _exit_reason(status: int) -> str:
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with status {code}"
 
 
 def main(argv: list[str]) -> None:
@@ -123,6 +146,8 @@ def main(argv: list[str]) -> None:
     if workers == 1:
         _serve(host, port)
     else:
+        settings = _settings()
+        logs.setup(settings.log.level, settings.log.format)
         _Supervisor(host, port, workers).run()
 
 

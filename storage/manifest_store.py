@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from . import manifest_format, tag_mutability
+from . import event_kinds, manifest_format, tag_mutability
 from .digest import Digest
 from .errors import (
     DigestMismatch,
@@ -137,7 +137,11 @@ class ManifestStore:
             changed = created or any(previous != str(digest) for previous in moved.values())
             if require_change and not changed:
                 raise ImageAlreadyExists(f"image {digest} with tags {all_tags} is already in {repository}")
-            events.enqueue(conn, "manifest.pushed", repository, _push_payload(digest, raw, parsed, moved))
+            events.enqueue(conn, event_kinds.IMAGE_PUSHED, repository, _pushed(digest, raw, parsed, all_tags))
+            for tag, previous in moved.items():
+                if previous is not None and previous != str(digest):
+                    move = event_kinds.TagMoved(tag, str(digest), previous)
+                    events.enqueue(conn, event_kinds.TAG_MOVED, repository, move)
             return changed
 
         changed = self.db.write_shared(store)
@@ -194,7 +198,7 @@ class ManifestStore:
         previous = tag_rows.remove(conn, repository_id, tag)
         if previous is None:
             raise ManifestUnknown(f"tag {tag} unknown to {repository}")
-        events.enqueue(conn, "tag.deleted", repository, {"tag": tag, "digest": previous})
+        events.enqueue(conn, event_kinds.TAG_DELETED, repository, event_kinds.TagDeleted(tag, previous))
 
     def delete_images(self, repository: str, refs: list[ImageRef]) -> list[Deletion]:
         """Remove images by tag or digest, in one transaction. Removing an image's last tag removes
@@ -272,26 +276,41 @@ class ManifestStore:
         return found[:limit], len(found) > limit
 
 
-def delete_manifest(conn: Connection, repository: str, repository_id: int, digest: str) -> list[str]:
+def delete_manifest(
+    conn: Connection,
+    repository: str,
+    repository_id: int,
+    digest: str,
+    rule: int | None = None,
+    reason: str | None = None,
+) -> list[str]:
     """Remove a manifest and the tags pointing at it (inside the caller's write transaction);
-    returns those tags."""
+    returns those tags. `rule` and `reason`: the lifecycle rule that expired it, if one did."""
     tags = tag_rows.pointing_to(conn, repository_id, digest)
     for tag in tags:
         tag_rows.remove(conn, repository_id, tag)
     if not manifest_rows.remove(conn, repository_id, digest):
         raise ManifestUnknown(f"manifest {digest} unknown to {repository}")
-    events.enqueue(conn, "manifest.deleted", repository, {"digest": digest, "tags": tags})
+    deleted = event_kinds.ImageDeleted(digest, tags, rule, reason)
+    events.enqueue(conn, event_kinds.IMAGE_DELETED, repository, deleted)
     return tags
 
 
-def _push_payload(
-    digest: Digest, raw: bytes, parsed: ParsedManifest, moved: dict[str, str | None]
-) -> dict[str, object]:
-    return {
-        "digest": str(digest),
-        "mediaType": parsed.media_type,
-        "artifactType": parsed.descriptor_artifact_type,
-        "size": len(raw),
-        "subject": parsed.subject.digest if parsed.subject else None,
-        "tags": [{"tag": tag, "previous": previous} for tag, previous in moved.items()],
-    }
+def _pushed(digest: Digest, raw: bytes, parsed: ParsedManifest, tags: list[str]) -> event_kinds.ImagePushed:
+    platforms = None
+    if parsed.is_index:
+        platforms = [{"digest": child.digest, **_platform(child.platform)} for child in parsed.children]
+    return event_kinds.ImagePushed(
+        digest=str(digest),
+        media_type=parsed.media_type,
+        size=len(raw),
+        tags=tags,
+        artifact_type=parsed.descriptor_artifact_type,
+        subject=parsed.subject.digest if parsed.subject else None,
+        platforms=platforms,
+    )
+
+
+def _platform(platform: dict[str, object] | None) -> dict[str, str]:
+    fields = ("os", "architecture", "variant")
+    return {key: str(platform[key]) for key in fields if platform and platform.get(key)}

@@ -14,6 +14,7 @@ from typing import Any
 
 from storage.accounts import NewAccount
 from storage.errors import AccountUnknown
+from storage.secretbox import SecretBox
 
 from ..config import parse_seconds
 from ..services import Services
@@ -21,7 +22,6 @@ from . import credentials, passwords
 from .authority import AWS_USER
 from .keys import KeyRotationError, SigningKeys
 from .policy import check_pattern, parse_actions
-from .secretbox import SecretBox
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 MIN_PASSWORD = 8

@@ -28,9 +28,11 @@ from starlette.requests import Request
 from storage.threads import Threads
 
 from ..errors import OCIError, Problem
+from ..metrics import AUTH_FAILURES, AUTH_THROTTLED
+from ..middleware import note_caller
 from ..references import check_name
 from .outcomes import LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
-from .policy import ANONYMOUS, Principal, Rule, allowed
+from .policy import ALL, ANONYMOUS, Principal, Rule, allowed
 from .scopes import CATALOG
 
 if TYPE_CHECKING:  # only a registry with authentication loads it (see outcomes)
@@ -48,6 +50,7 @@ class Need(Enum):
     PULL = "pull"
     PUSH = "push"
     DELETE = "delete"
+    ADMIN = "admin"  # registry-wide administration (/api/v1): admin on every repository ("*")
 
 
 # What a challenge asks for: push asks for pull too, as docker and CNCF Distribution do.
@@ -81,6 +84,14 @@ class Access:
     def rights(self, repository: str) -> frozenset[str]:
         """What the caller's rules allow on `repository`, whatever its token says."""
         return allowed(self.principal, self.rules or [], repository) if self.principal else frozenset()
+
+    @property
+    def caller(self) -> tuple[str, str]:
+        """(kind, name) of the caller: user, robot or anonymous (bearer tokens say which they stand for)."""
+        if self.token is not None:
+            return (self.token.kind or "token", self.subject) if self.subject else ("anonymous", "")
+        principal = self.principal or ANONYMOUS
+        return principal.kind, principal.name
 
     def lists(self, repository: str) -> bool:
         """Whether the catalog shows `repository` to this caller (its pull permission, whatever the token)."""
@@ -120,8 +131,10 @@ class Guard:
         try:
             return await self.threads.run(call, *args, **kwargs)
         except LoginThrottled as exc:
+            AUTH_THROTTLED.inc()
             raise OCIError(Problem.TOOMANYREQUESTS, headers={"Retry-After": str(exc.retry_after)}) from None
         except LoginRefused:
+            AUTH_FAILURES.labels("login").inc()
             raise refused from None
 
     def requires(self, need: Need) -> Callable[[E], E]:
@@ -139,12 +152,14 @@ class Guard:
     async def admit(self, request: Request, need: Need) -> Access:
         # Names are checked first: path tricks are refused as NAME_INVALID whoever asks.
         name = check_name(request.path_params["name"]) if need in CHALLENGE_ACTIONS else ""
+        note_caller(request.scope, "anonymous", "")  # until credentials say otherwise
         if self.authority is None:
             return OPEN
         if need is Need.PUBLIC:
             return Access("none", "", ANONYMOUS, rules=[])
         challenge = _Challenge(self.authority, request, need, name)
         access = await self._identify(request, challenge)
+        note_caller(request.scope, *access.caller)
         await self._authorize(access, need, name, challenge)
         return access
 
@@ -159,6 +174,7 @@ class Guard:
             try:
                 token = self.authority.tokens.verify(value.strip())
             except TokenInvalid:
+                AUTH_FAILURES.labels("token").inc()
                 raise challenge.error(Problem.TOKEN_INVALID, "invalid_token") from None
             current = await self.threads.run(directory.current, token.subject)
             if current is None:  # revoked, deleted or expired since the token was issued
@@ -172,6 +188,9 @@ class Guard:
         return Access("basic", principal.name, principal, rules=await self.threads.run(directory.rules, principal))
 
     async def _authorize(self, access: Access, need: Need, name: str, challenge: _Challenge) -> None:
+        if need is Need.ADMIN:
+            await self._administrator(access, challenge)
+            return
         if need is Need.LOGIN or need is Need.CATALOG:
             if access.scheme == "none":
                 raise challenge.error(Problem.UNAUTHORIZED)
@@ -190,6 +209,13 @@ class Guard:
     async def _catalog(self, access: Access, challenge: _Challenge) -> None:
         if access.token is not None and "*" not in access.token.actions(*CATALOG):
             raise challenge.error(Problem.SCOPE_INSUFFICIENT, "insufficient_scope")
+
+    async def _administrator(self, access: Access, challenge: _Challenge) -> None:
+        """Admin on every repository: a rule for `*` with the admin action, whatever the token says."""
+        if access.scheme == "none" or not access.subject:
+            raise challenge.error(Problem.UNAUTHORIZED)
+        if "admin" not in access.rights(ALL):
+            raise OCIError(Problem.DENIED, "this needs the admin action on every repository ('*')")
 
 
 class _Challenge:

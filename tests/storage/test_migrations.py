@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 
 from storage.metadata import migrate
@@ -23,11 +24,15 @@ OLD_STATES = {
         "obsolete": [f"uploads/{S3_ID}/00001-ffffffffffffffffffffffffffffffff"],
     },
 }
-# The table as it was at 0004 (no lease_holder): the schema module describes the newest one.
+# The table as it was before 0008 (no lease_holder): the schema module describes the newest one.
 _INSERT = text(
     'INSERT INTO uploads (id, repository, "offset", algorithm, driver_state, created_at, updated_at) '
     "VALUES (:id, :repository, :offset, :algorithm, :driver_state, :created_at, :updated_at)"
 )
+
+
+# The revision 0008_harden follows (whatever the merges chain it to).
+BEFORE = str(ScriptDirectory.from_config(migrate._config()).get_revision("0008_harden").down_revision)
 
 
 def _to(db: Database, revision: str, down: bool = False) -> None:
@@ -46,7 +51,7 @@ def _states(db: Database) -> dict[str, object]:
 
 def test_0008_names_upload_states_by_storage_keys_and_back(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'meta.db'}")
-    _to(db, "0004_s3pg")
+    _to(db, BEFORE)
     with db.engine.begin() as conn:
         for upload_id, state in OLD_STATES.items():
             row = {"id": upload_id, "repository": "r", "offset": 7, "algorithm": "sha256"}
@@ -59,6 +64,6 @@ def test_0008_names_upload_states_by_storage_keys_and_back(tmp_path: Path) -> No
     }
     with db.engine.connect() as conn:
         assert conn.execute(select(uploads.c.lease_holder)).scalars().all() == [None, None]
-    _to(db, "0004_s3pg", down=True)
+    _to(db, BEFORE, down=True)
     assert _states(db) == OLD_STATES
     db.dispose()

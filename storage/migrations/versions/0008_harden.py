@@ -1,7 +1,7 @@
 """upload lease holders; upload states keyed by storage.keys; known logins
 
 Revision ID: 0008_harden
-Revises: 0004_s3pg
+Revises: 0005_hooks
 Create Date: 2026-12-03 18:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = '0008_harden'
-down_revision = '0004_s3pg'
+down_revision = '0005_hooks'
 branch_labels = None
 depends_on = None
 

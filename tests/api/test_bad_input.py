@@ -73,8 +73,8 @@ def test_an_encoded_slash_in_an_upload_id_is_an_unknown_upload(registry_url: str
         ("DELETE", f"/v2/tricks/app/blobs/sha256:{ZERO[:32]}%2F{ZERO[:31]}", 400, "DIGEST_INVALID"),
         ("GET", "/v2/tricks/app/referrers/sha256%2Fabc", 400, "DIGEST_INVALID"),
         ("GET", "/v2/tricks/app/manifests/v1%2F..%2Fv2", 404, "MANIFEST_UNKNOWN"),
-        ("PUT", "/v2/tricks/app/manifests/v1%2F..%2Fv2", 400, "MANIFEST_INVALID"),
-        ("DELETE", "/v2/tricks/app/manifests/v1%2Fv2", 400, "MANIFEST_INVALID"),
+        ("PUT", "/v2/tricks/app/manifests/v1%2F..%2Fv2", 400, "TAG_INVALID"),
+        ("DELETE", "/v2/tricks/app/manifests/v1%2Fv2", 400, "TAG_INVALID"),
         ("GET", "/v2/tricks%2Fno-such-app/tags/list", 404, "NAME_UNKNOWN"),  # the name tricks/no-such-app
     ],
 )

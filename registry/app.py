@@ -16,6 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from hooks import retention
+from hooks.scan.worker import prune_scans
 from storage.digest import DigestError
 from storage.drivers.base import StorageUnavailable
 from storage.errors import StoreError
@@ -27,8 +28,12 @@ from . import handover, logs
 from .api import base, blobs, manifests, ops, uploads, webhooks
 from .auth import token_endpoint
 from .auth.gate import need_of
+from .aws import protocol as aws
+from .cloudwatch import protocol as cloudwatch
 from .config import Settings
+from .deploy import scheduler
 from .ecr import protocol as ecr
+from .ecs import protocol as ecs
 from .errors import OCIError, Problem, error_response
 from .jobs import every
 from .metrics import measured, sample_pool
@@ -37,6 +42,7 @@ from .services import Services, open_services
 
 LEASE = 3600.0  # scheduled jobs that outlive this may overlap, which they tolerate
 POOL_SAMPLE_INTERVAL = 5.0  # each worker's database pool use, for /metrics
+SCAN_PRUNE_INTERVAL = 3600.0
 
 
 async def _error(request: Request, exc: Exception) -> Response:
@@ -86,10 +92,16 @@ def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, No
         collect = measured("gc", services.collector.collect, _collected)
         one_collection = partial(run_exclusively, services.db, "gc", LEASE, collect)
         jobs.append(every(threads, "garbage collection", settings.gc.interval, one_collection))
+    if settings.scan.enabled:
+        jobs.append(services.scans.run_forever(threads, settings.scan.poll_interval))
+        prune_scan = partial(run_exclusively, services.db, "scan prune", LEASE, partial(prune_scans, services.db))
+        jobs.append(every(threads, "scan prune", SCAN_PRUNE_INTERVAL, prune_scan))
     prune = measured("events", partial(retention.prune, services.db, settings.events.retention), _pruned)
     prune_once = partial(run_exclusively, services.db, "event retention", LEASE, prune)
     jobs.append(every(threads, "event retention", settings.events.prune_interval, prune_once))
     jobs.append(services.dispatcher().run())
+    if settings.deployer.enabled:
+        jobs.append(scheduler(services).run())
     return jobs
 
 
@@ -109,6 +121,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         try:
             yield
         finally:
+            services.scans.stopping = True  # a scan in progress goes back to the queue
             for task in tasks:
                 task.cancel()
             await services.threads.run(services.pulls.flush)
@@ -120,7 +133,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + blobs.routes(services)
         + manifests.routes(services)
         + ops.routes(services)
-        + ecr.routes(services)
+        + aws.routes(services, [ecr.api(services), ecs.api(services), cloudwatch.api(services)])
         + webhooks.routes(services)
         + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )

@@ -196,6 +196,38 @@ class AuthSettings(_Section):
 
 
 @dataclass(frozen=True)
+class ScanSettings(_Section):
+    enabled: bool = True  # false: this process works no scans (requests still queue them for others)
+    poll_interval: Seconds = 2.0  # how often an idle worker looks at the scan queue
+    lease: Seconds = 60.0  # a scan whose process died is taken up by another after this
+    max_layer_bytes: Bytes = 16 << 30  # uncompressed bytes of one layer; beyond: the scan FAILS
+    max_layer_entries: Annotated[int, Rule(ge=1)] = 2_000_000
+    max_file_bytes: Bytes = 64 << 20  # a package database file read whole
+    sbom: bool = True  # store each scanned image's SBOM (CycloneDX) as a referrer
+
+
+@dataclass(frozen=True)
+class DeployerSettings(_Section):
+    enabled: bool = True  # the scheduler runs in the serving processes (one at a time holds the lease)
+    docker_host: str | None = None  # e.g. unix:///run/docker.sock; default: DOCKER_HOST or docker's default
+    interval: Seconds = 1.0  # between two reconciliations
+    lease: Seconds = 15.0  # a scheduler that died is replaced after this
+    drain: Delay = 2.0  # a task leaves its service proxy this long before it is stopped
+    ports: Annotated[str, Rule(pattern=r"\d{1,5}-\d{1,5}")] = "20000-29999"  # host ports handed to tasks
+    cpu: Annotated[int, Rule(ge=0)] = 0  # CPU units this host registers; 0: 1024 per core
+    memory: Annotated[int, Rule(ge=0)] = 0  # MiB this host registers; 0: the machine's memory
+    log_bytes: Bytes = 1 << 20  # per container log file (one rotated file is kept beside it)
+    stopped_ttl: Seconds = 3600.0  # STOPPED tasks stay visible this long
+    registry: str | None = None  # host:port of this registry in image references; default: server.listen
+
+    def problems(self) -> list[str]:
+        low, _, high = self.ports.partition("-")
+        if not 1024 <= int(low) <= int(high) <= 65535:
+            return ["ports must be a range LOW-HIGH within 1024-65535"]
+        return []
+
+
+@dataclass(frozen=True)
 class EventSettings(_Section):
     """Events and webhooks (hooks/)."""
 
@@ -252,6 +284,8 @@ class Settings:
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     gc: GcSettings = field(default_factory=GcSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    deployer: DeployerSettings = field(default_factory=DeployerSettings)
     log: LogSettings = field(default_factory=LogSettings)
     events: EventSettings = field(default_factory=EventSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)

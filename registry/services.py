@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
+from deployer import retention
+from deployer.arns import Arns
+from deployer.host import this_host
+from deployer.options import Options
+from deployer.store import DeployerStore
 from hooks.backoff import Backoff
 from hooks.dispatch import DeliverySettings, Dispatcher
 from hooks.formats import Origin
+from hooks.scan.layers import Limits
+from hooks.scan.on_push import subscriber as scan_on_push
+from hooks.scan.scanner import Scanner
+from hooks.scan.worker import ScanWorker
 from hooks.signing import Keyring
 from hooks.subscribers import Subscriber
 from hooks.webhooks import Webhooks
@@ -53,6 +63,8 @@ class Services:
     permissions: PermissionStore
     guard: Guard
     authority: Authority | None
+    scans: ScanWorker
+    deployer: DeployerStore
     webhooks: Webhooks
     # The in-process consumers of events (hooks/subscribers.py): each area adds its own here.
     subscribers: list[Subscriber] = field(default_factory=list)
@@ -107,6 +119,28 @@ def _open_authority(settings: Settings, db: Database) -> Authority | None:
     return open_authority(settings, db)
 
 
+def deployer_options(settings: Settings) -> Options:
+    deployer = settings.deployer
+    low, _, high = deployer.ports.partition("-")
+    hosts = [deployer.registry or settings.server.listen]
+    if settings.auth.public_url:
+        hosts.append(settings.auth.public_url.split("://", 1)[1])
+    return Options(
+        arns=Arns(settings.ecr.region, settings.ecr.account_id),
+        data_dir=settings.data_dir,
+        docker_host=deployer.docker_host,
+        interval=deployer.interval,
+        lease=deployer.lease,
+        drain=deployer.drain,
+        port_range=(int(low), int(high)),
+        cpu=deployer.cpu,
+        memory=deployer.memory,
+        log_bytes=deployer.log_bytes,
+        stopped_ttl=deployer.stopped_ttl,
+        registry_hosts=tuple(hosts),
+    )
+
+
 def delivery_settings(settings: Settings) -> DeliverySettings:
     found = settings.events
     return DeliverySettings(
@@ -133,31 +167,46 @@ def open_services(settings: Settings) -> Services:
     )
     create_on_push = settings.repositories.create_on_push
     authority = _open_authority(settings, db)
+    options = deployer_options(settings)
     threads = Threads()
+    uploads = Uploads(
+        db, driver, threads, policy, create_on_push=create_on_push, announce_blobs=settings.events.blob_uploads
+    )
+    manifests = ManifestStore(
+        db,
+        require_index_children=settings.manifests.require_index_children,
+        require_layers=settings.manifests.require_layers,
+        cache_bytes=settings.manifests.cache_bytes,
+        create_on_push=create_on_push,
+    )
+    scans = _scan_worker(settings, db, driver, manifests, uploads)
     return Services(
         settings=settings,
         threads=threads,
         db=db,
         driver=driver,
         blobs=BlobStore(db, driver, settings.gc.grace),
-        uploads=Uploads(
-            db, driver, threads, policy, create_on_push=create_on_push, announce_blobs=settings.events.blob_uploads
-        ),
-        manifests=ManifestStore(
-            db,
-            require_index_children=settings.manifests.require_index_children,
-            require_layers=settings.manifests.require_layers,
-            cache_bytes=settings.manifests.cache_bytes,
-            create_on_push=create_on_push,
-        ),
+        uploads=uploads,
+        manifests=manifests,
         repositories=RepositoryStore(db),
         images=ImageStore(db),
         pulls=PullRecorder(db),
-        lifecycle=Lifecycle(db),
+        lifecycle=Lifecycle(db, partial(retention.in_use, db, options.registry_hosts)),
         collector=Collector(db, driver, settings.gc.grace),
         accounts=AccountStore(db),
         permissions=PermissionStore(db),
         guard=Guard(authority, threads),
         authority=authority,
+        scans=scans,
+        subscribers=[scan_on_push(db, scans.wake)],
         webhooks=Webhooks(db, threads, Keyring(settings.auth_key_dir), delivery_settings(settings), origin(settings)),
+        deployer=DeployerStore(db, options, lambda: this_host(options.cpu, options.memory)),
     )
+
+
+def _scan_worker(
+    settings: Settings, db: Database, driver: Driver, manifests: ManifestStore, uploads: Uploads
+) -> ScanWorker:
+    scan = settings.scan
+    limits = Limits(scan.max_layer_bytes, scan.max_layer_entries, scan.max_file_bytes)
+    return ScanWorker(db, Scanner(db, driver, manifests, uploads, limits, scan.sbom), scan.lease)

@@ -46,6 +46,7 @@ class ParsedManifest:
     blobs: tuple[Descriptor, ...]  # config and layers that must be present in the repository
     children: tuple[Descriptor, ...]  # index entries
     annotations: dict[str, str] = field(default_factory=dict)
+    layers: tuple[Descriptor, ...] = ()  # in order, foreign layers included
 
     @property
     def is_index(self) -> bool:
@@ -147,4 +148,4 @@ def parse(body: bytes, content_type: str | None) -> ParsedManifest:
     layers = _descriptor_list(doc, "layers", required=media_type == DOCKER_MANIFEST)
     # Foreign layers (with urls) live elsewhere by design, so they need not be in the repository.
     needed = (config, *(layer for layer in layers if not layer.urls))
-    return ParsedManifest(media_type, artifact_type, subject, config, needed, (), _annotations(doc))
+    return ParsedManifest(media_type, artifact_type, subject, config, needed, (), _annotations(doc), layers)

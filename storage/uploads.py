@@ -501,6 +501,18 @@ class Uploads:
             await self.threads.run(self.cancel, repository, row.id)
             raise
 
+    def put_blob(self, repository: str, data: bytes) -> Digest:
+        """Store a small blob the registry makes itself (an SBOM) and link it into `repository`."""
+        digest = Digest.of(data)
+        row = self.begin(repository)
+        try:
+            self._complete_held(repository, row.id, digest, 0, data)
+        except BaseException:
+            with contextlib.suppress(UploadUnknown):
+                self.cancel(repository, row.id)
+            raise
+        return digest
+
     def mount(self, repository: str, digest: Digest, source: str) -> int:
         """Link a blob of `source` into `repository` without copying; BlobUnknown if it can't."""
         with self.db.write() as conn:

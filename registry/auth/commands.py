@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import re
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from storage.accounts import NewAccount
 from storage.errors import AccountUnknown
 from storage.secretbox import SecretBox
 
+from ..commands import print_rows
 from ..config import parse_seconds
 from ..services import Services
 from . import credentials, passwords
 from .authority import AWS_USER
 from .keys import KeyRotationError, SigningKeys
-from .policy import check_pattern, parse_actions
+from .policy import DEPLOY, check_deploy_pattern, check_pattern, parse_actions
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 MIN_PASSWORD = 8
@@ -76,19 +75,6 @@ def _when(stamp: float | None) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else "-"
 
 
-def _show(rows: list[dict[str, Any]], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        return
-    columns = list(rows[0])
-    cells = [[", ".join(v) if isinstance(v, list) else str(v) for v in row.values()] for row in rows]
-    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
-    for line in [[c.upper() for c in columns], *cells]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-
-
 def _user_add(args: argparse.Namespace, services: Services) -> None:
     name = _name(args.name)
     secret_hash = passwords.hash_secret(_read_password(args.password_stdin))
@@ -106,7 +92,7 @@ def _user_list(args: argparse.Namespace, services: Services) -> None:
         }
         for a in services.accounts.accounts("user")
     ]
-    _show(rows, args.json)
+    print_rows(rows, args.json)
 
 
 def _user_delete(args: argparse.Namespace, services: Services) -> None:
@@ -122,10 +108,31 @@ def _user_passwd(args: argparse.Namespace, services: Services) -> None:
     print(f"password of {args.name} changed", file=sys.stderr)
 
 
+def _patterns(repos: list[str], clusters: list[str], service_patterns: list[str], actions: frozenset[str]) -> list[str]:
+    """Stored patterns for the resources named; deploy goes with clusters and services only."""
+    if not repos and not clusters and not service_patterns:
+        raise CommandError("name what the rule covers: --repo, --cluster or --service")
+    if repos and DEPLOY in actions:
+        raise CommandError("deploy applies to --cluster and --service patterns, not repositories")
+    if (clusters or service_patterns) and not actions <= {DEPLOY, "admin"}:
+        raise CommandError("only deploy and admin apply to clusters and services")
+    return (
+        [check_pattern(p) for p in repos]
+        + [check_deploy_pattern(p, cluster=True) for p in clusters]
+        + [check_deploy_pattern(p, cluster=False) for p in service_patterns]
+    )
+
+
+def _resource(args: argparse.Namespace, actions: frozenset[str] | None) -> str:
+    """The one pattern of `perm grant|revoke` (--repo, --cluster or --service), as stored."""
+    repos, clusters = [args.repo] if args.repo else [], [args.cluster] if args.cluster else []
+    return _patterns(repos, clusters, [args.service] if args.service else [], actions or frozenset({"admin"}))[0]
+
+
 def _token_create(args: argparse.Namespace, services: Services) -> None:
     name = _name(args.name)
     actions = parse_actions(args.actions)
-    rules = [(check_pattern(pattern), actions) for pattern in args.repo]
+    rules = [(pattern, actions) for pattern in _patterns(args.repo, args.cluster, args.service, actions)]
     expires_at = time.time() + parse_seconds(args.expires) if args.expires else None
     secret, access_key, output = None, None, ""
     if args.aws:
@@ -158,7 +165,7 @@ def _token_list(args: argparse.Namespace, services: Services) -> None:
         }
         for a in services.accounts.accounts("robot")
     ]
-    _show(rows, args.json)
+    print_rows(rows, args.json)
 
 
 def _token_revoke(args: argparse.Namespace, services: Services) -> None:
@@ -175,7 +182,7 @@ def _group_delete(args: argparse.Namespace, services: Services) -> None:
 
 
 def _group_list(args: argparse.Namespace, services: Services) -> None:
-    _show([{"group": name, "members": members} for name, members in services.accounts.groups().items()], args.json)
+    print_rows([{"group": name, "members": members} for name, members in services.accounts.groups().items()], args.json)
 
 
 def _group_members(add: bool) -> Command:
@@ -201,15 +208,17 @@ def _perm_grant(args: argparse.Namespace, services: Services) -> None:
     actions = parse_actions(args.actions)
     if kind == "anonymous" and actions != {"pull"}:
         raise CommandError("anonymous callers may only be granted pull")
-    after = services.permissions.grant(kind, name, check_pattern(args.repo), actions)
-    print(f"{_label(kind, name)}: {args.repo} -> {','.join(sorted(after))}", file=sys.stderr)
+    pattern = _resource(args, actions)
+    after = services.permissions.grant(kind, name, pattern, actions)
+    print(f"{_label(kind, name)}: {pattern} -> {','.join(sorted(after))}", file=sys.stderr)
 
 
 def _perm_revoke(args: argparse.Namespace, services: Services) -> None:
     kind, name = _subject(args)
     actions = parse_actions(args.actions) if args.actions else None
-    after = services.permissions.revoke(kind, name, args.repo, actions)
-    print(f"{_label(kind, name)}: {args.repo} -> {','.join(sorted(after)) or '(removed)'}", file=sys.stderr)
+    pattern = args.repo or _resource(args, None)
+    after = services.permissions.revoke(kind, name, pattern, actions)
+    print(f"{_label(kind, name)}: {pattern} -> {','.join(sorted(after)) or '(removed)'}", file=sys.stderr)
 
 
 def _perm_list(args: argparse.Namespace, services: Services) -> None:
@@ -217,7 +226,7 @@ def _perm_list(args: argparse.Namespace, services: Services) -> None:
         {"kind": r.subject_kind, "subject": r.subject_name or "*", "pattern": r.pattern, "actions": sorted(r.actions)}
         for r in services.permissions.listing()
     ]
-    _show(rows, args.json)
+    print_rows(rows, args.json)
 
 
 def _keys(services: Services) -> SigningKeys:
@@ -232,7 +241,7 @@ def _auth_rotate(args: argparse.Namespace, services: Services) -> None:
 
 def _auth_keys(args: argparse.Namespace, services: Services) -> None:
     rows = [{"kid": k.kid, "created": _when(k.created_at), "current": k.current} for k in _keys(services).listing()]
-    _show(rows, args.json)
+    print_rows(rows, args.json)
 
 
 def _auth_remove(args: argparse.Namespace, services: Services) -> None:

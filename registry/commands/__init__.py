@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -47,3 +48,17 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+def print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """A list command's output: JSON with --json, else a table with a column per key."""
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        return
+    columns = list(rows[0])
+    cells = [[", ".join(v) if isinstance(v, list) else str(v) for v in row.values()] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    for line in [[c.upper() for c in columns], *cells]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from hooks.scan import results
 from storage.digest import Digest, DigestError
 from storage.errors import TagImmutable
 from storage.images import ImageRef
 from storage.manifest_store import MISMATCH, NOT_FOUND
-from storage.metadata.images import ANY
+from storage.metadata.images import ANY, ImageRow
 
+from ..aws import pages
+from ..aws.call import Call, Handler
+from ..aws.errors import AwsError
+from ..aws.shapes import invalid_parameter
 from ..references import is_tag
-from . import pages, present
-from .context import Call, Context, Handler
-from .errors import AwsError, Fault
-from .shapes import invalid_parameter
+from . import present
+from .context import Context
+from .errors import Fault
 
 PAGE = 100
 _FAILURES = {NOT_FOUND: "ImageNotFound", MISMATCH: "ImageTagDoesNotMatchDigest"}
@@ -29,7 +33,7 @@ def _failure(image_id: dict[str, str], code: str, reason: str | None = None) -> 
     return {"imageId": image_id, "failureCode": code, "failureReason": reason or _REASONS.get(code, code)}
 
 
-def _ref(image_id: dict[str, str]) -> ImageRef | dict[str, Any]:
+def image_ref(image_id: dict[str, str]) -> ImageRef | dict[str, Any]:
     """The stored reference of an ImageIdentifier, or the ImageFailure it earns."""
     digest, tag = image_id.get("imageDigest"), image_id.get("imageTag")
     if digest is None and tag is None:
@@ -52,7 +56,7 @@ def _partition(image_ids: list[dict[str, str]]) -> tuple[list[tuple[dict[str, st
     """The well-formed identifiers with their references, and failures for the others."""
     valid, failures = [], []
     for image_id in image_ids:
-        ref = _ref(image_id)
+        ref = image_ref(image_id)
         if isinstance(ref, ImageRef):
             valid.append((image_id, ref))
         else:
@@ -100,7 +104,7 @@ def operations(context: Context) -> dict[str, Handler]:
             await run(services.repositories.get, name)
             return {"imageDetails": []}
         found, more = await run(services.images.page, name, status, after, limit)
-        result: dict[str, Any] = {"imageDetails": [present.image_detail(context, name, image) for image in found]}
+        result: dict[str, Any] = {"imageDetails": await details(name, found)}
         if more:
             result["nextToken"] = pages.token([found[-1].digest])
         return result
@@ -112,13 +116,13 @@ def operations(context: Context) -> dict[str, Handler]:
         lookups = await run(services.images.lookup, name, [ref for _, ref in valid])
         for (image_id, _), lookup in zip(valid, lookups, strict=True):
             if lookup.image is None:
-                raise AwsError(
-                    Fault.IMAGE_NOT_FOUND,
-                    f"The image with imageId {_show(image_id)} does not exist within the repository with name "
-                    f"'{name}' in the registry with id '{context.registry_id}'",
-                )
+                raise image_not_found(context, name, image_id)
         unique = {lookup.image.digest: lookup.image for lookup in lookups if lookup.image is not None}
-        return [present.image_detail(context, name, image) for image in unique.values()]
+        return await details(name, list(unique.values()))
+
+    async def details(name: str, found: list[ImageRow]) -> list[dict[str, Any]]:
+        scanned = await run(results.scans_of, services.db, name, [image.digest for image in found])
+        return [present.image_detail(context, name, image, scanned.get(image.digest)) for image in found]
 
     async def batch_get_image(call: Call) -> dict[str, Any]:
         name = context.repository(call)
@@ -197,6 +201,25 @@ def operations(context: Context) -> dict[str, Handler]:
     }
 
 
-def _show(image_id: dict[str, str]) -> str:
+async def one_image(context: Context, name: str, image_id: dict[str, str]) -> ImageRow:
+    """The image an ImageIdentifier names (operations on one image: scans)."""
+    ref = image_ref(image_id)
+    if not isinstance(ref, ImageRef):
+        raise invalid_parameter("imageId", ref["failureReason"])
+    (lookup,) = await context.services.threads.run(context.services.images.lookup, name, [ref])
+    if lookup.image is None:
+        raise image_not_found(context, name, image_id)
+    return lookup.image
+
+
+def image_not_found(context: Context, name: str, image_id: dict[str, str]) -> AwsError:
+    return AwsError(
+        Fault.IMAGE_NOT_FOUND,
+        f"The image with imageId {show(image_id)} does not exist within the repository with name "
+        f"'{name}' in the registry with id '{context.registry_id}'",
+    )
+
+
+def show(image_id: dict[str, str]) -> str:
     parts = [f"{key}:'{value}'" for key, value in sorted(image_id.items())]
     return "{" + ", ".join(parts) + "}"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.metadata import scans
 from storage.metadata.images import ImageRow
 from storage.metadata.repositories import Settings
+from storage.metadata.scans import ScanRow
 from storage.repository_store import Repository
 
-from .context import Call, Context
+from ..aws.call import Call
+from .context import Context
 
 
 def exclusion_filters(settings: Settings) -> list[dict[str, str]]:
@@ -36,7 +39,9 @@ def image_id(digest: str, tag: str | None) -> dict[str, str]:
     return {"imageDigest": digest, **({"imageTag": tag} if tag else {})}
 
 
-def image_detail(context: Context, repository_name: str, image: ImageRow) -> dict[str, Any]:
+def image_detail(
+    context: Context, repository_name: str, image: ImageRow, scan: ScanRow | None = None
+) -> dict[str, Any]:
     detail: dict[str, Any] = {
         "registryId": context.registry_id,
         "repositoryName": repository_name,
@@ -54,4 +59,24 @@ def image_detail(context: Context, repository_name: str, image: ImageRow) -> dic
         detail["lastRecordedPullTime"] = image.pulled_at
     if image.subject:
         detail["subjectManifestDigest"] = image.subject
+    if scan is not None:
+        detail["imageScanStatus"] = scan_status(scan)
+        if scan.status == scans.COMPLETE:
+            detail["imageScanFindingsSummary"] = findings_summary(scan)
     return detail
+
+
+def scan_status(scan: ScanRow) -> dict[str, str]:
+    """ECR's ImageScanStatus: a queued scan is IN_PROGRESS, as ECR's basic scanning reports it."""
+    status = scans.IN_PROGRESS if scan.status == scans.PENDING else scan.status
+    return {
+        "status": status,
+        **({"description": scan.description} if scan.description and status != scans.IN_PROGRESS else {}),
+    }
+
+
+def findings_summary(scan: ScanRow) -> dict[str, Any]:
+    summary: dict[str, Any] = {"imageScanCompletedAt": scan.completed_at, "findingSeverityCounts": scan.counts}
+    if scan.source_updated_at is not None:
+        summary["vulnerabilitySourceUpdatedAt"] = scan.source_updated_at
+    return summary

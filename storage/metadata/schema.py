@@ -338,7 +338,234 @@ deliveries = Table(
     Index("ix_deliveries_event", "event_id"),
 )
 
-# -- hardening (branch harden) ------------------------------------------------------------
+
+# -- deployer (ECS-style control plane) ----------------------------------------------------
+# Rows keep the columns the scheduler filters and counts on; the rest of each ECS object is a
+# JSON document (`doc`) in the API's own shape, so that a new ECS field needs no migration.
+ecs_clusters = Table(
+    "ecs_clusters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # ACTIVE | INACTIVE
+    Column("created_at", Float, nullable=False),
+    Column("doc", Text, nullable=False),  # settings, configuration
+)
+
+ecs_container_instances = Table(
+    "ecs_container_instances",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("ecs_clusters.id", ondelete="CASCADE"), nullable=False),
+    Column("host", NAME, nullable=False),  # the engine's name for the machine
+    Column("status", String(16), nullable=False),  # ACTIVE | DRAINING | INACTIVE
+    Column("cpu", Integer, nullable=False),
+    Column("memory", Integer, nullable=False),
+    Column("registered_at", Float, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_ecs_container_instances_cluster", "cluster_id"),
+)
+
+ecs_task_definitions = Table(
+    "ecs_task_definitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("family", NAME, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("status", String(24), nullable=False),  # ACTIVE | INACTIVE | DELETE_IN_PROGRESS
+    Column("registered_at", Float, nullable=False),
+    Column("deregistered_at", Float),
+    Column("doc", Text, nullable=False),  # the TaskDefinition as registered
+    UniqueConstraint("family", "revision", name="uq_ecs_task_definitions_family_revision"),
+)
+
+ecs_services = Table(
+    "ecs_services",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cluster_id", Integer, ForeignKey("ecs_clusters.id", ondelete="CASCADE"), nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("status", String(16), nullable=False),  # ACTIVE | DRAINING | INACTIVE
+    Column("desired_count", Integer, nullable=False),
+    Column("task_definition_id", Integer, ForeignKey("ecs_task_definitions.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("steady", Boolean, nullable=False, server_default="0"),  # last reported steady state
+    Column("task_restarts", Integer, nullable=False, server_default="0"),
+    Column("doc", Text, nullable=False),  # deploymentConfiguration, grace period, load balancer port...
+    UniqueConstraint("cluster_id", "name", name="uq_ecs_services_cluster_name"),
+)
+
+ecs_deployments = Table(
+    "ecs_deployments",
+    metadata,
+    Column("id", String(64), primary_key=True),  # ecs-svc/<19 digits>
+    Column("service_id", Integer, ForeignKey("ecs_services.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),  # PRIMARY | ACTIVE | INACTIVE
+    Column("task_definition_id", Integer, ForeignKey("ecs_task_definitions.id"), nullable=False),
+    Column("rollout_state", String(16), nullable=False),  # IN_PROGRESS | COMPLETED | FAILED
+    Column("rollout_reason", Text),
+    Column("failed_tasks", Integer, nullable=False, server_default="0"),
+    Column("rollback_of", String(64)),  # the deployment this one rolls back
+    Column("stopped", Boolean, nullable=False, server_default="0"),  # superseded or stopped by a user
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("doc", Text, nullable=False),  # the deploymentConfiguration it runs with
+    Index("ix_ecs_deployments_service", "service_id", "status"),
+)
+
+ecs_service_events = Table(
+    "ecs_service_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", Integer, ForeignKey("ecs_services.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_ecs_service_events_service", "service_id", "id"),
+)
+
+ecs_tasks = Table(
+    "ecs_tasks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("ecs_clusters.id", ondelete="CASCADE"), nullable=False),
+    Column("service_id", Integer, ForeignKey("ecs_services.id", ondelete="SET NULL")),
+    Column("deployment_id", String(64)),
+    Column("task_definition_id", Integer, ForeignKey("ecs_task_definitions.id"), nullable=False),
+    Column("instance_id", String(36)),
+    Column("last_status", String(16), nullable=False),
+    Column("desired_status", String(16), nullable=False),
+    Column("health_status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("stopped_at", Float),
+    Column("cpu", Integer, nullable=False),
+    Column("memory", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("doc", Text, nullable=False),  # containers, ports, stop code and reason, overrides...
+    Index("ix_ecs_tasks_cluster_status", "cluster_id", "last_status"),
+    Index("ix_ecs_tasks_service", "service_id", "last_status"),
+)
+
+ecs_log_streams = Table(
+    "ecs_log_streams",
+    metadata,
+    Column("log_group", String(512), primary_key=True),
+    Column("stream", String(512), primary_key=True),
+    Column("task_id", String(32), nullable=False),
+    Column("container", NAME, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+ecs_resource_tags = Table(
+    "ecs_resource_tags",
+    metadata,
+    Column("arn", String(512), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
+# -- vulnerability scanning ---------------------------------------------------------------
+# The advisory database, one source per ecosystem family (Debian, Alpine, PyPI, npm, Go...). An
+# import loads a new generation of a source beside the current one, then switches the source's
+# row to it in one transaction: scans never see half an import.
+vulndb_sources = Table(
+    "vulndb_sources",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("imported_at", Float, nullable=False),
+    Column("origin", Text, nullable=False),  # the files or URLs it came from
+    Column("advisories", Integer, nullable=False),
+    Column("withdrawn", Integer, nullable=False),  # withdrawn advisories skipped by the import
+)
+
+vulndb_advisories = Table(
+    "vulndb_advisories",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("generation", Integer, primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("aliases", Text, nullable=False),  # JSON list
+    Column("severity", String(16), nullable=False),  # ECR's terms (hooks/scan/severity.py)
+    Column("score", Float),
+    Column("vector", Text),
+    Column("cvss_version", String(8)),
+    Column("summary", Text),
+    Column("uri", Text, nullable=False),
+    Column("modified", String(64), nullable=False),
+)
+
+# One row per (advisory, affected package): what matching looks up by ecosystem and name.
+vulndb_affected = Table(
+    "vulndb_affected",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("advisory", String(128), nullable=False),
+    Column("ecosystem", String(64), nullable=False),
+    Column("package", String(255), nullable=False),
+    Column("ranges", Text, nullable=False),  # JSON: ranges and explicit versions
+    Index("ix_vulndb_affected_package", "ecosystem", "package", "generation"),
+    Index("ix_vulndb_affected_source", "source", "generation"),
+)
+
+# What a layer holds that inventories need, by layer digest: read once, shared by every image
+# built on the layer, and kept when a scan is interrupted (the next attempt resumes after it).
+scan_layers = Table(
+    "scan_layers",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("reader", Integer, nullable=False),  # version of the code that made it: older ones are redone
+    Column("content", Text, nullable=False),  # JSON
+    Column("created_at", Float, nullable=False),
+)
+
+# The inventory of each scanned image (an index's lists its platforms' images), by digest.
+scan_inventories = Table(
+    "scan_inventories",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("reader", Integer, nullable=False),
+    Column("content", Text, nullable=False),  # JSON
+    Column("created_at", Float, nullable=False),
+)
+
+# One row per image of a repository that was asked to be scanned: the scan queue (status
+# PENDING, or IN_PROGRESS under a lease) and the last results.
+scans = Table(
+    "scans",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", DIGEST, primary_key=True),
+    Column("status", String(24), nullable=False),
+    Column("description", Text),
+    Column("reason", String(16), nullable=False),  # push, manual or vulndb
+    Column("requested_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("completed_at", Float),
+    Column("lease_holder", String(64)),
+    Column("lease_expires", Float),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("source_updated_at", Float),  # ECR's vulnerabilitySourceUpdatedAt
+    Column("counts", Text),  # JSON: findings by severity
+    Column("findings", Text),  # JSON list, most severe first
+    Index("ix_scans_queue", "status", "requested_at"),
+    Index("ix_scans_digest", "digest"),
+)
+
+# Registry-wide settings kept as one JSON document each (ECR's registry scanning configuration).
+registry_settings = Table(
+    "registry_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# -- sign-in hardening ---------------------------------------------------------------------
 # Pairs of client address and account that logged in successfully lately (keys are hashes, as
 # in auth_failures): while an address sprays failed logins at many accounts, only the accounts
 # known from it may still try (storage/login_failures.py).

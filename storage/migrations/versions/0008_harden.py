@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = '0008_harden'
-down_revision = '0005_hooks'
+down_revision = '0006_scan'
 branch_labels = None
 depends_on = None
 

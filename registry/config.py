@@ -175,6 +175,13 @@ class AuthSettings(_Section):
 
 
 @dataclass(frozen=True)
+class UiSettings(_Section):
+    enabled: bool = False  # the web console at /ui/ (its modules are loaded only when enabled)
+    session_ttl: Annotated[float, Rule(parse=parse_seconds, ge=60)] = 12 * 3600.0  # a console login lasts this long
+    page_size: Annotated[int, Rule(ge=5, le=500)] = 50  # rows per page of the console's lists
+
+
+@dataclass(frozen=True)
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
@@ -194,6 +201,7 @@ class Settings:
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     gc: GcSettings = field(default_factory=GcSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
     log: LogSettings = field(default_factory=LogSettings)
 
     @classmethod

@@ -13,8 +13,10 @@ from storage.digest import Digest, DigestError
 from .errors import OCIError, Problem
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+NAME_PATTERN = rf"{_COMPONENT}(?:/{_COMPONENT})*"
+TAG_PATTERN = r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}"
+NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
+TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
 MAX_NAME = 255
 
 

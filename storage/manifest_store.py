@@ -113,9 +113,11 @@ class ManifestStore:
         content_type: str | None,
         tags: list[str],
         require_change: bool = False,
+        actor: str | None = None,
     ) -> PutResult:
         """Store a manifest and point `tags` (plus `reference` if it is a tag) at it. With
-        require_change, a push that changes nothing raises ImageAlreadyExists (as ECR's PutImage)."""
+        require_change, a push that changes nothing raises ImageAlreadyExists (as ECR's PutImage).
+        `actor`: who pushes, for the tag history."""
         algorithm = reference.algorithm if isinstance(reference, Digest) else "sha256"
         digest = Digest.of(raw, algorithm)
         if isinstance(reference, Digest) and digest != reference:
@@ -129,7 +131,7 @@ class ManifestStore:
             current = {tag: tag_rows.current(conn, repository_id, tag) for tag in all_tags}
             self._check_mutability(conn, repository, repository_id, current, str(digest))
             created = manifest_rows.store(conn, repository_id, str(digest), raw, parsed)
-            moved = {tag: tag_rows.put(conn, repository_id, tag, str(digest), current[tag]) for tag in all_tags}
+            moved = {tag: tag_rows.put(conn, repository_id, tag, str(digest), current[tag], actor) for tag in all_tags}
             changed = created or any(previous != str(digest) for previous in moved.values())
             if require_change and not changed:
                 raise ImageAlreadyExists(f"image {digest} with tags {all_tags} is already in {repository}")
@@ -173,31 +175,33 @@ class ManifestStore:
         if wrong:
             raise ManifestInvalid(f"descriptor size does not match blob {wrong[0]}", {"digests": wrong[:50]})
 
-    def delete(self, repository: str, reference: Reference) -> None:
+    def delete(self, repository: str, reference: Reference, actor: str | None = None) -> None:
         with self.db.write() as conn:
             repository_id = repositories.find(conn, repository, lock=True)
             if repository_id is None:
                 raise ManifestUnknown(f"manifest {reference} unknown to {repository}")
             if isinstance(reference, str):
-                self._untag(conn, repository, repository_id, reference)
+                self._untag(conn, repository, repository_id, reference, actor)
             else:
-                delete_manifest(conn, repository, repository_id, str(reference))
+                delete_manifest(conn, repository, repository_id, str(reference), actor)
 
     @staticmethod
-    def _untag(conn: Connection, repository: str, repository_id: int, tag: str) -> None:
-        previous = tag_rows.remove(conn, repository_id, tag)
+    def _untag(conn: Connection, repository: str, repository_id: int, tag: str, actor: str | None) -> None:
+        previous = tag_rows.remove(conn, repository_id, tag, actor)
         if previous is None:
             raise ManifestUnknown(f"tag {tag} unknown to {repository}")
         events.enqueue(conn, "tag.deleted", repository, {"tag": tag, "digest": previous})
 
-    def delete_images(self, repository: str, refs: list[ImageRef]) -> list[Deletion]:
+    def delete_images(self, repository: str, refs: list[ImageRef], actor: str | None = None) -> list[Deletion]:
         """Remove images by tag or digest, in one transaction. Removing an image's last tag removes
         the image (unless an index of the repository lists it), as ECR's BatchDeleteImage does."""
         with self.db.write() as conn:
             repository_id = repositories.require(conn, repository)
-            return [self._delete_image(conn, repository, repository_id, ref) for ref in refs]
+            return [self._delete_image(conn, repository, repository_id, ref, actor) for ref in refs]
 
-    def _delete_image(self, conn: Connection, repository: str, repository_id: int, ref: ImageRef) -> Deletion:
+    def _delete_image(
+        self, conn: Connection, repository: str, repository_id: int, ref: ImageRef, actor: str | None
+    ) -> Deletion:
         digest = tag_rows.current(conn, repository_id, ref.tag) if ref.tag else ref.digest
         if digest is None or not manifest_rows.present(conn, repository_id, [digest]):
             return Deletion(ref, None, NOT_FOUND)
@@ -205,13 +209,13 @@ class ManifestStore:
             return Deletion(ref, None, MISMATCH)
         listed = bool(manifest_rows.referencing(conn, repository_id, digest))
         if ref.tag:
-            self._untag(conn, repository, repository_id, ref.tag)
+            self._untag(conn, repository, repository_id, ref.tag, actor)
             if not tag_rows.pointing_to(conn, repository_id, digest) and not listed:
-                delete_manifest(conn, repository, repository_id, digest)
+                delete_manifest(conn, repository, repository_id, digest, actor)
             return Deletion(ref, digest, None)
         if listed:
             return Deletion(ref, None, REFERENCED)
-        delete_manifest(conn, repository, repository_id, digest)
+        delete_manifest(conn, repository, repository_id, digest, actor)
         return Deletion(ref, digest, None)
 
     # -- reads ------------------------------------------------------------------------------
@@ -245,13 +249,16 @@ class ManifestStore:
             found = tag_rows.page(conn, repository_id, after, limit + 1)
         return Page(found[:limit], len(found) > limit)
 
-    def catalog(self, after: str, limit: int, visible: Callable[[str], bool] = lambda _: True) -> Page:
-        """Repository names after `after`, only those `visible` accepts (the caller's permissions)."""
+    def catalog(
+        self, after: str, limit: int, visible: Callable[[str], bool] = lambda _: True, contains: str = ""
+    ) -> Page:
+        """Repository names after `after`, only those `visible` accepts (the caller's permissions)
+        and, with `contains`, only those with that text in them."""
         batch = max(limit + 1, CATALOG_BATCH)
         found: list[str] = []
         with self.db.read() as conn:
             while len(found) <= limit:
-                names = repositories.names(conn, after, batch)
+                names = repositories.names(conn, after, batch, contains)
                 found += [name for name in names if visible(name)]
                 if len(names) < batch:
                     break
@@ -266,12 +273,14 @@ class ManifestStore:
         return found[:limit], len(found) > limit
 
 
-def delete_manifest(conn: Connection, repository: str, repository_id: int, digest: str) -> list[str]:
+def delete_manifest(
+    conn: Connection, repository: str, repository_id: int, digest: str, actor: str | None = None
+) -> list[str]:
     """Remove a manifest and the tags pointing at it (inside the caller's write transaction);
-    returns those tags."""
+    returns those tags. `actor`: who deletes, for the tag history."""
     tags = tag_rows.pointing_to(conn, repository_id, digest)
     for tag in tags:
-        tag_rows.remove(conn, repository_id, tag)
+        tag_rows.remove(conn, repository_id, tag, actor)
     if not manifest_rows.remove(conn, repository_id, digest):
         raise ManifestUnknown(f"manifest {digest} unknown to {repository}")
     events.enqueue(conn, "manifest.deleted", repository, {"digest": digest, "tags": tags})

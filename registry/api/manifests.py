@@ -14,7 +14,7 @@ from storage.manifest_format import OCI_INDEX
 from storage.manifest_store import Reference
 from storage.metadata.manifests import ManifestRow
 
-from ..auth.gate import Need
+from ..auth.gate import Need, access_of
 from ..errors import OCIError, Problem
 from ..negotiation import acceptable
 from ..references import check_tag, is_tag, parse_digest, parse_reference
@@ -83,7 +83,8 @@ def routes(services: Services) -> list[Route]:
         tags = [check_tag(tag) for tag in request.query_params.getlist("tag")]
         raw = await _read_body(request, max_bytes)
         content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip() or None
-        result = await blocking(store.put, name, reference, raw, content_type, tags)
+        put = partial(store.put, name, reference, raw, content_type, tags, actor=access_of(request).subject)
+        result = await blocking(put)
         response = Response(status_code=201)
         response.headers["Location"] = manifest_url(name, result.digest)
         response.headers["Docker-Content-Digest"] = str(result.digest)
@@ -97,7 +98,7 @@ def routes(services: Services) -> list[Route]:
     async def delete_manifest(request: Request) -> Response:
         name = repository(request)
         reference = parse_reference(request.path_params["reference"])
-        await blocking(store.delete, name, reference)
+        await blocking(store.delete, name, reference, access_of(request).subject)
         return Response(status_code=202, headers={"Content-Length": "0"})
 
     @guard.requires(Need.PULL)

@@ -75,6 +75,11 @@ class Principal:
     def may(self, repository: str, action: str) -> bool:
         return self.identity is None or action in policy.allowed(self.identity, self.rules, repository)
 
+    @property
+    def actor(self) -> str:
+        """Who this is in the tag history: the account, or "" (anyone) when authentication is off."""
+        return self.name if self.identity is not None else ""
+
 
 ANONYMOUS = Principal("anonymous")
 

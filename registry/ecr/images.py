@@ -148,7 +148,8 @@ def operations(context: Context) -> dict[str, Handler]:
     async def batch_delete_image(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         valid, failures = _partition(call.params["imageIds"])
-        outcomes = await blocking(services.manifests.delete_images, name, [ref for _, ref in valid])
+        refs = [ref for _, ref in valid]
+        outcomes = await blocking(services.manifests.delete_images, name, refs, call.principal.actor)
         deleted = []
         for (image_id, ref), outcome in zip(valid, outcomes, strict=True):
             if outcome.digest is not None:
@@ -173,7 +174,14 @@ def operations(context: Context) -> dict[str, Handler]:
         media_type = call.params.get("imageManifestMediaType")
         tags = [tag] if tag and digest else []
         put = partial(
-            services.manifests.put, name, reference or Digest.of(raw), raw, media_type, tags, require_change=True
+            services.manifests.put,
+            name,
+            reference or Digest.of(raw),
+            raw,
+            media_type,
+            tags,
+            require_change=True,
+            actor=call.principal.actor,
         )
         try:
             result = await blocking(put)

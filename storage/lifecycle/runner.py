@@ -31,6 +31,10 @@ from .policy import parse
 ProtectedDigests = Callable[[str], set[str]]
 
 
+# Who expired an image, in the tag history: parentheses keep it apart from every account name.
+LIFECYCLE_ACTOR = "(lifecycle)"
+
+
 def nothing_protected(repository: str) -> set[str]:
     return set()
 
@@ -136,7 +140,7 @@ class Lifecycle:
             removed += self._expire(
                 conn, repository, repository_id, referrer, rule, f"referrer of expired image {digest}"
             )
-        tags = delete_manifest(conn, repository, repository_id, digest)
+        tags = delete_manifest(conn, repository, repository_id, digest, LIFECYCLE_ACTOR)
         return [*removed, Expired(digest, tags, rule, reason)]
 
     def run_all(self) -> list[Expired]:

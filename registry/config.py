@@ -179,6 +179,7 @@ class UiSettings(_Section):
     enabled: bool = False  # the web console at /ui/ (its modules are loaded only when enabled)
     session_ttl: Annotated[float, Rule(parse=parse_seconds, ge=60)] = 12 * 3600.0  # a console login lasts this long
     page_size: Annotated[int, Rule(ge=5, le=500)] = 50  # rows per page of the console's lists
+    live_interval: Annotated[float, Rule(parse=parse_seconds, ge=1)] = 5.0  # how often live regions refresh
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from storage.manifest_format import INDEX_TYPES
+from storage.metadata.images import ImageRow
+
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
 _AGO = ((86400 * 365, "y"), (86400 * 30, "mo"), (86400, "d"), (3600, "h"), (60, "min"))
 
 
@@ -48,6 +52,15 @@ def short(digest: str | None) -> str:
     return f"{algorithm}:{value[:12]}"
 
 
+def kind(image: ImageRow) -> str:
+    """`index`, `image`, or the artifact type of anything else (a signature, an SBOM...)."""
+    if image.media_type in INDEX_TYPES:
+        return "index"
+    if image.artifact_type and image.artifact_type not in IMAGE_CONFIGS:
+        return image.artifact_type
+    return "image"
+
+
 def pretty_json(text: str | None) -> str:
     if not text:
         return ""
@@ -74,5 +87,5 @@ def page_url(path: str, current: dict[str, Any], **changes: str) -> str:
     return f"{path}?{urlencode(wanted)}" if wanted else path
 
 
-FILTERS = {"size": size, "when": when, "ago": ago, "short": short, "pretty_json": pretty_json}
+FILTERS = {"size": size, "when": when, "ago": ago, "short": short, "kind": kind, "pretty_json": pretty_json}
 GLOBALS = {"repository_url": repository_url, "page_url": page_url}

@@ -21,8 +21,7 @@ from .formatting import repository_url
 from .viewer import Viewer
 from .web import Console, NavItem, Section, form_of, repository_of
 
-ACTIVITY = 8  # tag moves in the live activity panel
-ACTIVITY_SECONDS = 5
+ACTIVITY = 5  # tag moves in the live activity panel
 MUTABILITIES = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
 
 
@@ -44,6 +43,7 @@ def _search(request: Request) -> str:
 def routes(console: Console) -> list[Route]:
     services = console.services
     size = console.page_size
+    live_seconds = int(services.settings.ui.live_interval)
 
     @console.page
     async def listing(request: Request, viewer: Viewer) -> Response:
@@ -76,7 +76,7 @@ def routes(console: Console) -> list[Route]:
             "moves": moves,
             "host": host,
             "endpoint": endpoint,
-            "live_seconds": ACTIVITY_SECONDS,
+            "live_seconds": live_seconds,
         }
         return console.render(request, viewer, "repository.html", context, fragment="_image_rows.html")
 
@@ -84,7 +84,7 @@ def routes(console: Console) -> list[Route]:
     async def activity(request: Request, viewer: Viewer) -> Response:
         repo = await describe(request, viewer)
         moves, _ = await console.read(console.browse.moves, repo.name, None, ACTIVITY)
-        context = {"repo": repo, "moves": moves, "live_seconds": ACTIVITY_SECONDS}
+        context = {"repo": repo, "moves": moves, "live_seconds": live_seconds}
         return console.render(request, viewer, "_activity.html", context)
 
     @console.page

@@ -126,7 +126,13 @@ class Console:
         self.browse = Browse(services.db)
         self.assets = Assets()
         self.nav = nav
-        environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
+        environment = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         environment.filters.update(formatting.FILTERS)
         environment.globals.update(formatting.GLOBALS, asset=self.assets.url)
         self.templates = Jinja2Templates(env=environment)

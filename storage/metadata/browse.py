@@ -66,11 +66,17 @@ def figures(conn: Connection, repository_ids: list[int]) -> dict[int, Repository
 
 def _top_level(query: Select[Any], repository_id: int) -> Select[Any]:
     """Leave out what belongs to another image: an index's platform manifests and referrers
-    (signatures, SBOMs) whose subject is in the repository. Both show on their image's page."""
-    listed = exists().where(
-        manifest_references.c.repository_id == repository_id,
-        manifest_references.c.child == manifests.c.digest,
-        manifest_references.c.kind == "manifest",
+    (signatures, SBOMs) whose subject is in the repository. Both show on their image's page.
+
+    The first condition reads (repository, child) alone so that SQLite answers it from
+    ix_manifest_references_child: with the reference's kind in it, or `SELECT *`, SQLite prefers
+    the covering primary key and reads every reference of the repository for each image (200 ms
+    a page in a repository of 5,000 images, against a few ms). So any reference counts, not only
+    an index's: a manifest that another lists as a blob is as much a part of that one."""
+    listed = (
+        select(manifest_references.c.child)
+        .where(manifest_references.c.repository_id == repository_id, manifest_references.c.child == manifests.c.digest)
+        .exists()
     )
     subject = manifests.alias("subject_manifest")
     subject_present = exists().where(subject.c.repository_id == repository_id, subject.c.digest == manifests.c.subject)

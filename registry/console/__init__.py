@@ -18,6 +18,7 @@ from starlette.routing import Route
 from ..auth.gate import Need
 from ..services import Services
 from . import access, images, lifecycle, repositories, session
+from .failures import NotFound
 from .viewer import Viewer
 from .web import Console, Section
 
@@ -37,6 +38,10 @@ def routes(services: Services) -> list[Route]:
     async def static(request: Request) -> Response:
         return console.assets.response(request)  # the same for everyone: no viewer to identify
 
+    @console.page
+    async def unknown(request: Request, viewer: Viewer) -> Response:
+        raise NotFound("There is no such page in the console.")
+
     found = [
         Route("/ui", start, methods=["GET"]),
         Route("/ui/", start, methods=["GET"]),
@@ -44,4 +49,4 @@ def routes(services: Services) -> list[Route]:
     ]
     for section in sections:
         found += section.routes(console)
-    return found
+    return [*found, Route("/ui/{rest:path}", unknown, methods=["GET", "POST"])]  # last: an HTML 404

@@ -14,15 +14,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from storage.browse import Cursor
+from storage.metadata.repositories import MUTABILITIES
 from storage.repository_store import Repository
 
-from .failures import BadInput, bad_input
+from .failures import BadInput
 from .formatting import repository_url
 from .viewer import Viewer
 from .web import Console, NavItem, Section, form_of, repository_of
 
 ACTIVITY = 5  # tag moves in the live activity panel
-MUTABILITIES = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
+MAX_DESCRIPTION = 1024
 
 
 def _cursor(text: str) -> Cursor | None:
@@ -110,9 +111,8 @@ def routes(console: Console) -> list[Route]:
         viewer.require(name, "admin")
         form = form_of(request)
         exclusions = tuple(part.strip() for part in form.get("exclusions", "").split(",") if part.strip())
-        with bad_input():
-            if form.get("tag_mutability") not in MUTABILITIES:
-                raise ValueError("unknown tag mutability")
+        if len(form.get("description", "")) > MAX_DESCRIPTION:
+            raise BadInput(f"The description has more than {MAX_DESCRIPTION} characters.")
         changes = {
             "tag_mutability": form.get("tag_mutability"),
             "mutability_exclusions": exclusions,

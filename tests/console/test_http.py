@@ -98,6 +98,8 @@ def test_pull_only_users_see_but_change_nothing(seeded: Seeded) -> None:
         response = puller.get(path)
         assert response.status_code == 403 and "Only administrators" in response.text
     assert ">Access<" not in puller.get("/ui/repositories").text
+    missing_page = puller.get("/ui/no/such/page")
+    assert missing_page.status_code == 404 and "no such page" in missing_page.text
     # Outside its patterns, an existing and a missing repository answer alike.
     hidden, missing = puller.get("/ui/repositories/private/db"), puller.get("/ui/repositories/private/nothing")
     assert hidden.status_code == missing.status_code == 403

@@ -56,16 +56,17 @@ async def _disconnected(request: Request, exc: Exception) -> Response:
 def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, None]]:
     """Every worker runs these; the ones that must not overlap take a lease in the database."""
     expire_uploads = partial(services.uploads.expire, settings.uploads.expire_after)
+    threads = services.threads
     jobs = [
-        every("upload sweep", settings.uploads.sweep_interval, expire_uploads),
-        every("pull times", settings.pulls.flush_interval, services.pulls.flush),
+        every(threads, "upload sweep", settings.uploads.sweep_interval, expire_uploads),
+        every(threads, "pull times", settings.pulls.flush_interval, services.pulls.flush),
     ]
     if settings.lifecycle.enabled:
         lifecycle = partial(run_exclusively, services.db, "lifecycle", LEASE, services.lifecycle.run_all)
-        jobs.append(every("lifecycle", settings.lifecycle.interval, lifecycle))
+        jobs.append(every(threads, "lifecycle", settings.lifecycle.interval, lifecycle))
     if settings.gc.enabled:
         collect = partial(run_exclusively, services.db, "gc", LEASE, services.collector.collect)
-        jobs.append(every("garbage collection", settings.gc.interval, collect))
+        jobs.append(every(threads, "garbage collection", settings.gc.interval, collect))
     return jobs
 
 
@@ -87,8 +88,8 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         finally:
             for task in tasks:
                 task.cancel()
-            services.pulls.flush()
-            services.close()
+            await services.threads.run(services.pulls.flush)
+            await services.aclose()
 
     routes = (
         base.routes(services)

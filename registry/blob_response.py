@@ -12,10 +12,10 @@ import errno
 import os
 from collections.abc import AsyncGenerator, Iterator
 
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Message, Receive, Scope, Send
 
 from storage.drivers.base import Driver
+from storage.threads import Threads
 
 BLOCK = 1 << 20
 _NO_WAIT = getattr(os, "RWF_NOWAIT", 0)
@@ -25,10 +25,12 @@ def _next_block(blocks: Iterator[bytes]) -> bytes | None:
     return next(blocks, None)
 
 
-async def _driver_blocks(driver: Driver, key: str, start: int, end: int) -> AsyncGenerator[bytes | bytearray, None]:
-    blocks = await run_in_threadpool(driver.read, key, start, end)
+async def _driver_blocks(
+    driver: Driver, threads: Threads, key: str, start: int, end: int
+) -> AsyncGenerator[bytes | bytearray, None]:
+    blocks = await threads.run(driver.read, key, start, end)
     try:
-        while (block := await run_in_threadpool(_next_block, blocks)) is not None:
+        while (block := await threads.run(_next_block, blocks)) is not None:
             yield block
     finally:
         close = getattr(blocks, "close", None)
@@ -48,7 +50,7 @@ def _read_cached(fd: int, buffer: bytearray, offset: int) -> int | None:
         raise
 
 
-async def _file_blocks(path: str, start: int, end: int) -> AsyncGenerator[bytes | bytearray, None]:
+async def _file_blocks(threads: Threads, path: str, start: int, end: int) -> AsyncGenerator[bytes | bytearray, None]:
     fd = os.open(path, os.O_RDONLY)
     try:
         offset = start
@@ -56,7 +58,7 @@ async def _file_blocks(path: str, start: int, end: int) -> AsyncGenerator[bytes 
             buffer = bytearray(min(BLOCK, end - offset))  # a new one each time: the transport may keep it
             got = _read_cached(fd, buffer, offset)
             if got is None:
-                got = await run_in_threadpool(os.preadv, fd, [buffer], offset)
+                got = await threads.run(os.preadv, fd, [buffer], offset)
             if got == 0:
                 return
             del buffer[got:]
@@ -70,13 +72,14 @@ class BlobResponse:
     def __init__(
         self,
         driver: Driver,
+        threads: Threads,
         key: str,
         span: tuple[int, int],
         status: int,
         headers: dict[str, str],
         send_body: bool,
     ) -> None:
-        self.driver, self.key, self.span = driver, key, span
+        self.driver, self.threads, self.key, self.span = driver, threads, key, span
         self.status = status
         self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         self.send_body = send_body
@@ -90,7 +93,9 @@ class BlobResponse:
 
     def _blocks(self, start: int, end: int) -> AsyncGenerator[bytes | bytearray, None]:
         path = self.driver.local_path(self.key)
-        return _file_blocks(path, start, end) if path else _driver_blocks(self.driver, self.key, start, end)
+        if path:
+            return _file_blocks(self.threads, path, start, end)
+        return _driver_blocks(self.driver, self.threads, self.key, start, end)
 
     async def _stream(self, receive: Receive, send: Send, start: int, end: int) -> None:
         gone = asyncio.Event()

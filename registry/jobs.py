@@ -7,15 +7,15 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from starlette.concurrency import run_in_threadpool
+from storage.threads import Threads
 
 log = logging.getLogger("cais.jobs")
 
 
-async def every(name: str, interval: float, job: Callable[[], object]) -> None:
+async def every(threads: Threads, name: str, interval: float, job: Callable[[], object]) -> None:
     while True:
         try:
-            result = await run_in_threadpool(job)
+            result = await threads.run(job)
             if result:
                 log.info("%s done", name, extra={"job": name, "result": str(result)[:500]})
         except Exception:

@@ -18,6 +18,7 @@ from storage.metadata.engine import Database
 from storage.permission_store import PermissionStore
 from storage.pulls import PullRecorder
 from storage.repository_store import RepositoryStore
+from storage.threads import Threads
 from storage.uploads import UploadPolicy, Uploads
 
 from .auth.gate import Guard
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 @dataclass
 class Services:
     settings: Settings
+    threads: Threads
     db: Database
     driver: Driver
     blobs: BlobStore
@@ -47,6 +49,12 @@ class Services:
 
     def close(self) -> None:
         self.db.dispose()
+
+    async def aclose(self) -> None:
+        """In a server, after the last request: blocking calls still running end before the
+        database closes."""
+        await self.threads.close()
+        self.close()
 
 
 def s3_options(settings: Settings) -> S3Options:
@@ -94,12 +102,14 @@ def open_services(settings: Settings) -> Services:
     )
     create_on_push = settings.repositories.create_on_push
     authority = _open_authority(settings, db)
+    threads = Threads()
     return Services(
         settings=settings,
+        threads=threads,
         db=db,
         driver=driver,
         blobs=BlobStore(db, driver),
-        uploads=Uploads(db, driver, policy, create_on_push=create_on_push),
+        uploads=Uploads(db, driver, threads, policy, create_on_push=create_on_push),
         manifests=ManifestStore(
             db,
             require_index_children=settings.manifests.require_index_children,
@@ -113,6 +123,6 @@ def open_services(settings: Settings) -> Services:
         collector=Collector(db, driver, settings.gc.grace),
         accounts=AccountStore(db),
         permissions=PermissionStore(db),
-        guard=Guard(authority),
+        guard=Guard(authority, threads),
         authority=authority,
     )

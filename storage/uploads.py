@@ -15,11 +15,8 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
-import anyio.to_thread
 from sqlalchemy import Connection
 
 from . import keys
@@ -40,13 +37,13 @@ from .metadata import repositories
 from .metadata import uploads as rows
 from .metadata.engine import Database
 from .metadata.uploads import UploadRow
+from .threads import Threads
 
 log = logging.getLogger("cais.storage.uploads")
 
 # Large enough that thread hops and syscalls are rare, small enough that memory stays flat.
 BLOCK = 1 << 20
 PARALLEL_HASH_BYTES = 256 << 10
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +51,6 @@ class UploadPolicy:
     lease_seconds: float = 60.0
     checkpoint_bytes: int = 64 << 20
     checkpoint_seconds: float = 5.0
-
-
-async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
-    return await anyio.to_thread.run_sync(fn, *args)
 
 
 async def _blocks(body: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
@@ -120,29 +113,47 @@ class _Session:
             hasher.update(block)
         return hasher
 
-    def write(self, block: bytes) -> None:
-        if time.monotonic() > self._lease_until:
-            self.save(keep_lease=True)
-        if len(block) >= PARALLEL_HASH_BYTES:
-            # Both release the GIL: hashing on another core while this one copies into the
-            # file nearly halves the time per block, and the pipeline waits on it.
-            before = self.hasher.state()
-            hashing = self.owner.hashing.submit(self.hasher.update, block)
-            try:
-                self.writer.write(block)
-            except BaseException:
-                hashing.result()  # then forget the block: the saved state must match the offset
-                self.hasher = Hasher.restore(self.hasher.algorithm, before) or self._rehash(self.hasher.algorithm)
-                raise
-            hashing.result()
-        else:
-            self.writer.write(block)
-            self.hasher.update(block)
-        self.offset += len(block)
-        self._unsaved += len(block)
+    def save_due(self) -> bool:
+        """Whether the lease needs renewing or progress saving before the next block."""
         policy = self.owner.policy
-        if self._unsaved >= policy.checkpoint_bytes or time.monotonic() - self._saved_at > policy.checkpoint_seconds:
+        now = time.monotonic()
+        return (
+            now > self._lease_until
+            or self._unsaved >= policy.checkpoint_bytes
+            or now - self._saved_at > policy.checkpoint_seconds
+        )
+
+    def write(self, block: bytes) -> None:
+        if self.save_due():
             self.save(keep_lease=True)
+        self.writer.write(block)
+        self.hasher.update(block)
+        self.wrote(len(block))
+        if self.save_due():
+            self.save(keep_lease=True)
+
+    async def write_parallel(self, threads: Threads, block: bytes) -> None:
+        """A large block: written in one thread while another hashes it. Both release the GIL,
+        so hashing on another core while this one copies into the file nearly halves the time
+        per block, and the pipeline waits on it."""
+        if self.save_due():
+            await threads.run(self.save, keep_lease=True)
+        before = self.hasher.state()
+        hashing = asyncio.ensure_future(threads.run(self.hasher.update, block))
+        try:
+            await threads.run(self.writer.write, block)
+        except BaseException:
+            await hashing  # then forget the block: the saved state must match the offset
+            self.hasher = Hasher.restore(self.hasher.algorithm, before) or self._rehash(self.hasher.algorithm)
+            raise
+        await hashing
+        self.wrote(len(block))
+        if self.save_due():
+            await threads.run(self.save, keep_lease=True)
+
+    def wrote(self, size: int) -> None:
+        self.offset += size
+        self._unsaved += size
 
     def save(self, keep_lease: bool) -> None:
         """Make the bytes durable, then record offset and hash state (in that order)."""
@@ -174,13 +185,18 @@ class _SessionTaken(Exception):
 
 class Uploads:
     def __init__(
-        self, db: Database, driver: Driver, policy: UploadPolicy | None = None, create_on_push: bool = True
+        self,
+        db: Database,
+        driver: Driver,
+        threads: Threads,
+        policy: UploadPolicy | None = None,
+        create_on_push: bool = True,
     ) -> None:
         self.db = db
         self.driver = driver
+        self.threads = threads
         self.policy = policy or UploadPolicy()
         self.create_on_push = create_on_push
-        self.hashing = ThreadPoolExecutor(thread_name_prefix="cais-hash")
 
     # -- sessions ---------------------------------------------------------------------------
     def begin(self, repository: str) -> UploadRow:
@@ -250,7 +266,6 @@ class Uploads:
 
     # -- streaming --------------------------------------------------------------------------
     async def _receive(self, session: _Session, body: AsyncIterator[bytes], length: int | None) -> None:
-        loop = asyncio.get_running_loop()
         pending: asyncio.Future[None] | None = None
         received = 0
         try:
@@ -259,7 +274,7 @@ class Uploads:
                 _check_length(received, length, done=False)
                 if pending is not None:
                     await pending
-                pending = loop.run_in_executor(None, session.write, block)
+                pending = asyncio.ensure_future(self._write(session, block))
             if pending is not None:
                 await pending
                 pending = None
@@ -270,15 +285,21 @@ class Uploads:
                     await pending
             raise
 
+    async def _write(self, session: _Session, block: bytes) -> None:
+        if len(block) >= PARALLEL_HASH_BYTES:
+            await session.write_parallel(self.threads, block)
+        else:
+            await self.threads.run(session.write, block)
+
     async def append(
         self, repository: str, upload_id: str, body: AsyncIterator[bytes], start: int | None, length: int | None
     ) -> int:
         """Append a chunk; returns the new size. Bytes received before a failure are kept."""
-        session = await _in_thread(self._open, repository, upload_id, start)
+        session = await self.threads.run(self._open, repository, upload_id, start)
         try:
             await self._receive(session, body, length)
         finally:
-            await _in_thread(self._finish_writing, session)
+            await self.threads.run(self._finish_writing, session)
         return session.offset
 
     def _finish_writing(self, session: _Session) -> None:
@@ -300,14 +321,14 @@ class Uploads:
         if length is not None and length <= BLOCK:
             # Small blobs (most config and layer pushes) are held whole: one thread hop, not four.
             data = await _whole(body, length)
-            return await _in_thread(self._complete_held, repository, upload_id, digest, start, data)
-        session = await _in_thread(self._open, repository, upload_id, start)
+            return await self.threads.run(self._complete_held, repository, upload_id, digest, start, data)
+        session = await self.threads.run(self._open, repository, upload_id, start)
         try:
             await self._receive(session, body, length)
         except BaseException:
-            await _in_thread(self._finish_writing, session)
+            await self.threads.run(self._finish_writing, session)
             raise
-        return await _in_thread(self._publish, session, repository, digest)
+        return await self.threads.run(self._publish, session, repository, digest)
 
     def _complete_held(self, repository: str, upload_id: str, digest: Digest, start: int | None, data: bytes) -> int:
         fresh = self._fresh_session(repository, upload_id) if start in (None, 0) else None
@@ -409,11 +430,11 @@ class Uploads:
         self, repository: str, digest: Digest, body: AsyncIterator[bytes], length: int | None
     ) -> int:
         """A single-request upload (POST with ?digest=)."""
-        row = await _in_thread(self.begin, repository)
+        row = await self.threads.run(self.begin, repository)
         try:
             return await self.complete(repository, row.id, digest, body, None, length)
         except BaseException:
-            await _in_thread(self.cancel, repository, row.id)
+            await self.threads.run(self.cancel, repository, row.id)
             raise
 
     def mount(self, repository: str, digest: Digest, source: str) -> int:

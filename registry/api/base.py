@@ -26,7 +26,7 @@ def routes(services: Services) -> list[Route]:
         limit = page_size(request, CATALOG_DEFAULT, CATALOG_MAX)
         after = request.query_params.get("last", "")
         visible = access_of(request).lists
-        page = await reading(services.db, services.manifests.catalog, after, limit, visible) if limit else None
+        page = await reading(services, services.manifests.catalog, after, limit, visible) if limit else None
         names = page.items if page else []
         headers = {}
         if page and page.more:

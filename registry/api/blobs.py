@@ -12,7 +12,7 @@ from ..blob_response import BlobResponse
 from ..ranges import parse_range
 from ..references import parse_digest
 from ..services import Services
-from .common import blocking, reading, repository
+from .common import reading, repository
 
 PRESIGN_SECONDS = 600
 
@@ -25,7 +25,7 @@ def routes(services: Services) -> list[Route]:
     async def get_blob(request: Request) -> ASGIApp:
         name = repository(request)
         digest = parse_digest(request.path_params["digest"])
-        blob = await reading(services.db, services.blobs.locate, name, digest)
+        blob = await reading(services, services.blobs.locate, name, digest)
         etag = f'"{digest}"'
         headers = {
             "Docker-Content-Digest": str(digest),
@@ -38,7 +38,7 @@ def routes(services: Services) -> list[Route]:
             return Response(status_code=304, headers=headers)
         span = parse_range(request.headers.get("range"), blob.size)
         if request.method == "GET":
-            url = await blocking(driver.presigned_url, blob.key, PRESIGN_SECONDS)
+            url = await services.threads.run(driver.presigned_url, blob.key, PRESIGN_SECONDS)
             if url is not None:
                 return RedirectResponse(url, status_code=307, headers={"Docker-Content-Digest": str(digest)})
         status = 200
@@ -48,13 +48,15 @@ def routes(services: Services) -> list[Route]:
         else:
             span = (0, blob.size)
         headers["Content-Length"] = str(span[1] - span[0])
-        return BlobResponse(driver, blob.key, span, status, headers, send_body=request.method == "GET")
+        return BlobResponse(
+            driver, services.threads, blob.key, span, status, headers, send_body=request.method == "GET"
+        )
 
     @guard.requires(Need.DELETE)
     async def delete_blob(request: Request) -> Response:
         name = repository(request)
         digest = parse_digest(request.path_params["digest"])
-        await blocking(services.blobs.unlink, name, digest)
+        await services.threads.run(services.blobs.unlink, name, digest)
         return Response(status_code=202, headers={"Docker-Content-Digest": str(digest), "Content-Length": "0"})
 
     return [

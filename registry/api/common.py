@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-
-from storage.metadata.engine import Database
 
 from ..errors import OCIError, Problem
 from ..references import check_name
+from ..services import Services
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -21,17 +20,12 @@ def repository(request: Request) -> str:
     return check_name(request.path_params["name"])
 
 
-async def blocking(fn: Callable[..., T], *args: object) -> T:
-    """Run a store call (database or disk) off the event loop."""
-    return await run_in_threadpool(fn, *args)
-
-
-async def reading(db: Database, fn: Callable[..., T], *args: object) -> T:
+async def reading(services: Services, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a store call that only reads metadata: inline where the database makes that cheap and
     wait-free (SQLite in WAL mode), in a worker thread otherwise."""
-    if db.reads_inline:
-        return fn(*args)
-    return await run_in_threadpool(fn, *args)
+    if services.db.reads_inline:
+        return fn(*args, **kwargs)
+    return await services.threads.run(fn, *args, **kwargs)
 
 
 def blob_url(name: str, digest: object) -> str:

@@ -19,7 +19,7 @@ from ..errors import OCIError, Problem
 from ..negotiation import acceptable
 from ..references import check_tag, is_tag, parse_digest, parse_reference
 from ..services import Services
-from .common import blocking, content_length, manifest_url, next_link, page_size, read_body, reading, repository
+from .common import content_length, manifest_url, next_link, page_size, read_body, reading, repository
 
 TAGS_DEFAULT = 10000
 TAGS_MAX = 10000
@@ -53,12 +53,13 @@ def routes(services: Services) -> list[Route]:
     store = services.manifests
     max_bytes = services.settings.manifests.max_bytes
     guard = services.guard
+    run = services.threads.run
 
     @guard.requires(Need.PULL)
     async def get_manifest(request: Request) -> Response:
         name = repository(request)
         reference = _lookup_reference(request.path_params["reference"])
-        found = await reading(services.db, store.resolve, name, reference)
+        found = await reading(services, store.resolve, name, reference)
         if not acceptable(request.headers.getlist("accept"), found.media_type):
             raise OCIError(
                 Problem.MANIFEST_UNKNOWN,
@@ -72,7 +73,7 @@ def routes(services: Services) -> list[Route]:
         if request.method == "HEAD":
             headers["Content-Length"] = str(found.size)
             return Response(status_code=200, headers=headers)
-        body = await reading(services.db, store.body, found.digest)
+        body = await reading(services, store.body, found.digest)
         services.pulls.record(name, found.digest)
         return Response(body, status_code=200, headers=headers, media_type=found.media_type)
 
@@ -83,8 +84,7 @@ def routes(services: Services) -> list[Route]:
         tags = [check_tag(tag) for tag in request.query_params.getlist("tag")]
         raw = await _read_body(request, max_bytes)
         content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip() or None
-        put = partial(store.put, name, reference, raw, content_type, tags, actor=access_of(request).subject)
-        result = await blocking(put)
+        result = await run(store.put, name, reference, raw, content_type, tags, actor=access_of(request).subject)
         response = Response(status_code=201)
         response.headers["Location"] = manifest_url(name, result.digest)
         response.headers["Docker-Content-Digest"] = str(result.digest)
@@ -98,7 +98,7 @@ def routes(services: Services) -> list[Route]:
     async def delete_manifest(request: Request) -> Response:
         name = repository(request)
         reference = parse_reference(request.path_params["reference"])
-        await blocking(store.delete, name, reference, access_of(request).subject)
+        await run(store.delete, name, reference, access_of(request).subject)
         return Response(status_code=202, headers={"Content-Length": "0"})
 
     @guard.requires(Need.PULL)
@@ -106,7 +106,7 @@ def routes(services: Services) -> list[Route]:
         name = repository(request)
         limit = page_size(request, TAGS_DEFAULT, TAGS_MAX)
         after = request.query_params.get("last", "")
-        page = await reading(services.db, store.tags, name, after, limit)
+        page = await reading(services, store.tags, name, after, limit)
         headers = {}
         if page.more and limit:
             headers["Link"] = next_link(f"/v2/{name}/tags/list", {"last": page.items[-1], "n": str(limit)})
@@ -118,7 +118,7 @@ def routes(services: Services) -> list[Route]:
         subject: Digest = parse_digest(request.path_params["digest"])
         artifact_type = request.query_params.get("artifactType") or None
         after = request.query_params.get("last", "")
-        rows, more = await blocking(store.referrers, name, subject, artifact_type, after, REFERRERS_PAGE)
+        rows, more = await run(store.referrers, name, subject, artifact_type, after, REFERRERS_PAGE)
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [_descriptor(r) for r in rows]}
         headers = {}
         if artifact_type:

@@ -11,7 +11,6 @@ from .. import metrics
 from ..auth.gate import Need
 from ..errors import OCIError, Problem
 from ..services import Services
-from .common import blocking
 
 
 def routes(services: Services) -> list[Route]:
@@ -22,14 +21,14 @@ def routes(services: Services) -> list[Route]:
     @services.guard.requires(Need.PUBLIC)
     async def healthz(request: Request) -> Response:
         try:
-            await blocking(check_database)
+            await services.threads.run(check_database)
         except Exception as exc:
             raise OCIError(Problem.UNAVAILABLE, f"metadata database unreachable: {type(exc).__name__}") from exc
         return JSONResponse({"status": "ok"})
 
     @services.guard.requires(Need.PUBLIC)
     async def metrics_endpoint(request: Request) -> Response:
-        return Response(await blocking(metrics.exposition), media_type="text/plain; version=0.0.4")
+        return Response(await services.threads.run(metrics.exposition), media_type="text/plain; version=0.0.4")
 
     return [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),

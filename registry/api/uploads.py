@@ -16,7 +16,7 @@ from ..errors import OCIError, Problem
 from ..ranges import parse_content_range
 from ..references import check_name, parse_digest
 from ..services import Services
-from .common import blob_url, blocking, content_length, repository, upload_url
+from .common import blob_url, content_length, repository, upload_url
 
 
 def _progress_headers(name: str, upload_id: str, offset: int) -> dict[str, str]:
@@ -43,6 +43,7 @@ def _chunk_length(request: Request) -> tuple[int | None, int | None]:
 def routes(services: Services) -> list[Route]:
     uploads = services.uploads
     guard = services.guard
+    run = services.threads.run
 
     def created(name: str, digest: str) -> Response:
         headers = {"Location": blob_url(name, digest), "Docker-Content-Digest": digest, "Content-Length": "0"}
@@ -64,7 +65,7 @@ def routes(services: Services) -> list[Route]:
             with metrics.uploading():
                 await uploads.upload_whole(name, digest, request.stream(), content_length(request))
             return created(name, str(digest))
-        row: UploadRow = await blocking(uploads.begin, name)
+        row: UploadRow = await run(uploads.begin, name)
         headers = _progress_headers(name, row.id, 0)
         if services.driver.min_chunk:
             headers["OCI-Chunk-Min-Length"] = str(services.driver.min_chunk)
@@ -80,7 +81,7 @@ def routes(services: Services) -> list[Route]:
             return None
         digest = parse_digest(digest_text)
         try:
-            await blocking(uploads.mount, name, digest, source)
+            await run(uploads.mount, name, digest, source)
         except BlobUnknown:
             return None
         return str(digest)
@@ -88,7 +89,7 @@ def routes(services: Services) -> list[Route]:
     @guard.requires(Need.PUSH)
     async def status(request: Request) -> Response:
         name = repository(request)
-        row = await blocking(uploads.status, name, request.path_params["upload_id"])
+        row = await run(uploads.status, name, request.path_params["upload_id"])
         return Response(status_code=204, headers=_progress_headers(name, row.id, row.offset))
 
     @guard.requires(Need.PUSH)
@@ -122,7 +123,7 @@ def routes(services: Services) -> list[Route]:
     async def cancel(request: Request) -> Response:
         name = repository(request)
         upload_id = request.path_params["upload_id"]
-        await blocking(uploads.cancel, name, upload_id)
+        await run(uploads.cancel, name, upload_id)
         return Response(status_code=204, headers={"Docker-Upload-UUID": upload_id, "Content-Length": "0"})
 
     path = "/v2/{name:path}/blobs/uploads/{upload_id}"

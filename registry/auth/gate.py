@@ -21,11 +21,12 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from starlette.requests import Request
 
-from ..api.common import blocking
+from storage.threads import Threads
+
 from ..errors import OCIError, Problem
 from ..references import check_name
 from .outcomes import LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # only a registry with authentication loads it (see outcomes)
     from .authority import Authority
 
 E = TypeVar("E", bound=Callable[[Request], Awaitable[Any]])
+P = ParamSpec("P")
 HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
@@ -103,19 +105,21 @@ def basic_credentials(value: str) -> tuple[str, str] | None:
     return (name, secret) if sep and name else None
 
 
-async def log_in(call: Callable[..., Principal], refused: OCIError, *args: str) -> Principal:
-    """Run a login off the event loop, mapping its failures to protocol errors."""
-    try:
-        return await blocking(call, *args)
-    except LoginThrottled as exc:
-        raise OCIError(Problem.TOOMANYREQUESTS, headers={"Retry-After": str(exc.retry_after)}) from None
-    except LoginRefused:
-        raise refused from None
-
-
 class Guard:
-    def __init__(self, authority: Authority | None) -> None:
+    def __init__(self, authority: Authority | None, threads: Threads) -> None:
         self.authority = authority
+        self.threads = threads
+
+    async def log_in(
+        self, refused: OCIError, call: Callable[P, Principal], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Principal:
+        """Run a login off the event loop, mapping its failures to protocol errors."""
+        try:
+            return await self.threads.run(call, *args, **kwargs)
+        except LoginThrottled as exc:
+            raise OCIError(Problem.TOOMANYREQUESTS, headers={"Retry-After": str(exc.retry_after)}) from None
+        except LoginRefused:
+            raise refused from None
 
     def requires(self, need: Need) -> Callable[[E], E]:
         def decorate(endpoint: E) -> E:
@@ -146,7 +150,7 @@ class Guard:
         directory = self.authority.directory
         header = request.headers.get("authorization")
         if header is None:
-            return Access("none", "", ANONYMOUS, rules=await blocking(directory.rules, ANONYMOUS))
+            return Access("none", "", ANONYMOUS, rules=await self.threads.run(directory.rules, ANONYMOUS))
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer":
             try:
@@ -158,8 +162,8 @@ class Guard:
         if found is None:
             raise challenge.error(Problem.UNAUTHORIZED, "invalid_request")
         refused = challenge.error(Problem.CREDENTIALS_INVALID)
-        principal = await log_in(self.authority.basic_login, refused, *found, client_address(request))
-        return Access("basic", principal.name, principal, rules=await blocking(directory.rules, principal))
+        principal = await self.log_in(refused, self.authority.basic_login, *found, client_address(request))
+        return Access("basic", principal.name, principal, rules=await self.threads.run(directory.rules, principal))
 
     async def _authorize(self, access: Access, need: Need, name: str, challenge: _Challenge) -> None:
         if need is Need.LOGIN or need is Need.CATALOG:
@@ -182,18 +186,18 @@ class Guard:
         if access.token is not None:
             if "*" not in access.token.actions(*CATALOG):
                 raise challenge.error(Problem.SCOPE_INSUFFICIENT, "insufficient_scope")
-            principal = await blocking(self.authority.directory.principal, access.subject)
+            principal = await self.threads.run(self.authority.directory.principal, access.subject)
             access.principal = principal or ANONYMOUS
-            access.rules = await blocking(self.authority.directory.rules, access.principal)
+            access.rules = await self.threads.run(self.authority.directory.rules, access.principal)
 
     async def _current_rights(self, subject: str, repository: str) -> frozenset[str]:
         """What the token's subject may do now: decides between 'fetch a wider token' and 'denied'."""
         assert self.authority is not None
         directory = self.authority.directory
-        principal = await blocking(directory.principal, subject)
+        principal = await self.threads.run(directory.principal, subject)
         if principal is None:
             return frozenset()
-        return allowed(principal, await blocking(directory.rules, principal), repository)
+        return allowed(principal, await self.threads.run(directory.rules, principal), repository)
 
 
 class _Challenge:

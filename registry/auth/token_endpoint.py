@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..api.common import blocking, read_body
+from ..api.common import read_body
 from ..errors import OCIError, Problem
-from .gate import Guard, Need, basic_credentials, client_address, log_in
+from .gate import Guard, Need, basic_credentials, client_address
 from .outcomes import LoginRefused
 from .policy import ANONYMOUS, Principal
 from .scopes import Scope, parse_scopes
@@ -78,10 +78,10 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
         found = basic_credentials(value) if scheme.lower() == "basic" else None
         if found is None:
             raise refused
-        return await log_in(authority.basic_login, refused, *found, client_address(request))
+        return await guard.log_in(refused, authority.basic_login, *found, client_address(request))
 
     async def issue(principal: Principal, scopes: list[Scope], client_id: str) -> tuple[dict[str, Any], str]:
-        granted = await blocking(authority.grant, principal, scopes)
+        granted = await guard.threads.run(authority.grant, principal, scopes)
         token = authority.tokens.issue(principal.name, granted)
         scope = " ".join(str(s) for s in granted if s.actions)
         log.info("token issued", extra={"subject": principal.name, "scope": scope, "client_id": client_id[:100]})
@@ -91,7 +91,9 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
         if principal.anonymous:
             raise _invalid("an anonymous client gets no refresh token")
         try:
-            return await blocking(directory.issue_refresh_token, principal, service, settings.refresh_token_ttl)
+            return await guard.threads.run(
+                directory.issue_refresh_token, principal, service, settings.refresh_token_ttl
+            )
         except LoginRefused:  # the account went away since it logged in
             raise refused from None
 
@@ -116,10 +118,10 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
         client = client_address(request)
         if grant_type == "password":
             username, password = _one(form, "username"), _one(form, "password")
-            principal = await log_in(authority.basic_login, refused, username, password, client)
+            principal = await guard.log_in(refused, authority.basic_login, username, password, client)
         elif grant_type == "refresh_token":
             token = _one(form, "refresh_token")
-            principal = await log_in(directory.redeem_refresh_token, refused, token, service, client)
+            principal = await guard.log_in(refused, directory.redeem_refresh_token, token, service, client)
         else:
             raise _invalid("grant_type must be password or refresh_token")
         body, granted = await issue(principal, scopes, _one(form, "client_id"))

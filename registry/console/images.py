@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -24,7 +23,7 @@ from ..services import Services
 from .failures import BadInput, NotFound
 from .formatting import repository_url
 from .viewer import Viewer
-from .web import Console, Section, form_of, repository_of
+from .web import Console, Section, form_of, repository_for
 
 MAX_CONFIG = 1 << 20  # an image config larger than this is not shown
 
@@ -74,8 +73,7 @@ def routes(console: Console) -> list[Route]:
 
     @console.page
     async def image(request: Request, viewer: Viewer) -> Response:
-        name, digest = repository_of(request), _digest_of(request)
-        viewer.require(name, "pull")
+        name, digest = repository_for(request, viewer, "pull"), _digest_of(request)
         detail = await console.read(console.browse.image, name, digest)
         parsed = parse(detail.body, detail.image.media_type)
         config = await console.run(read_config, services, name, parsed) if not parsed.is_index else None
@@ -98,27 +96,23 @@ def routes(console: Console) -> list[Route]:
 
     @console.page
     async def retag(request: Request, viewer: Viewer) -> Response:
-        name, digest = repository_of(request), _digest_of(request)
-        viewer.require(name, "push")
+        name, digest = repository_for(request, viewer, "push"), _digest_of(request)
         tag = check_tag(form_of(request).get("tag", "").strip())
         found = await console.read(services.manifests.resolve, name, Digest.parse(digest))
         body = await console.read(services.manifests.body, found.digest)
-        put = partial(services.manifests.put, name, tag, body, found.media_type, [], actor=viewer.name)
-        await console.run(put)
+        await console.run(services.manifests.put, name, tag, body, found.media_type, [], actor=viewer.name)
         return console.redirect(request, repository_url(name, "images", digest, notice="retagged"))
 
     @console.page
     async def untag(request: Request, viewer: Viewer) -> Response:
-        name, digest = repository_of(request), _digest_of(request)
-        viewer.require(name, "delete")
+        name, digest = repository_for(request, viewer, "delete"), _digest_of(request)
         tag = check_tag(request.path_params["tag"])
         await console.run(services.manifests.delete, name, tag, viewer.name)
         return console.redirect(request, repository_url(name, "images", digest, notice="untagged"))
 
     @console.page
     async def delete(request: Request, viewer: Viewer) -> Response:
-        name, digest = repository_of(request), _digest_of(request)
-        viewer.require(name, "delete")
+        name, digest = repository_for(request, viewer, "delete"), _digest_of(request)
         (outcome,) = await console.run(services.manifests.delete_images, name, [ImageRef(digest=digest)], viewer.name)
         if outcome.failure == REFERENCED:
             raise BadInput("An index of this repository lists this image: delete the index first.")

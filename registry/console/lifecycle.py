@@ -20,7 +20,7 @@ from storage.metadata.previews import PreviewRow
 from .failures import BadInput
 from .formatting import repository_url
 from .viewer import Viewer
-from .web import Console, Section, form_of, is_htmx, repository_of
+from .web import Console, Section, form_of, is_htmx, repository_for
 
 KIND = "lifecycle_policy"
 
@@ -71,14 +71,12 @@ def routes(console: Console) -> list[Route]:
 
     @console.page
     async def lifecycle(request: Request, viewer: Viewer) -> Response:
-        name = repository_of(request)
-        viewer.require(name, "pull")
+        name = repository_for(request, viewer, "pull")
         return await render(request, viewer, name, "lifecycle.html", None)
 
     @console.page
     async def preview(request: Request, viewer: Viewer) -> Response:
-        name = repository_of(request)
-        viewer.require(name, "admin")
+        name = repository_for(request, viewer, "admin")
         text = form_of(request).get("policy", "").strip()
         await console.run(services.lifecycle.preview, name, text or None)
         if not is_htmx(request):
@@ -87,8 +85,7 @@ def routes(console: Console) -> list[Route]:
 
     @console.page
     async def save(request: Request, viewer: Viewer) -> Response:
-        name = repository_of(request)
-        viewer.require(name, "admin")
+        name = repository_for(request, viewer, "admin")
         text = form_of(request).get("policy", "").strip()
         if not text:
             raise BadInput("The policy is empty: use Remove policy to remove it.")
@@ -98,15 +95,13 @@ def routes(console: Console) -> list[Route]:
 
     @console.page
     async def remove(request: Request, viewer: Viewer) -> Response:
-        name = repository_of(request)
-        viewer.require(name, "admin")
+        name = repository_for(request, viewer, "admin")
         await console.run(services.repositories.delete_policy, name, KIND)
         return console.redirect(request, repository_url(name, "lifecycle", notice="policy-removed"))
 
     @console.page
     async def apply(request: Request, viewer: Viewer) -> Response:
-        name = repository_of(request)
-        viewer.require(name, "admin")
+        name = repository_for(request, viewer, "admin")
         await console.run(services.lifecycle.run, name)
         return console.redirect(request, repository_url(name, "history", notice="applied"))
 

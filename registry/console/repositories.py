@@ -20,7 +20,7 @@ from storage.repository_store import Repository
 from .failures import BadInput
 from .formatting import repository_url
 from .viewer import Viewer
-from .web import Console, NavItem, Section, form_of, repository_of
+from .web import Console, NavItem, Section, form_of, repository_for
 
 ACTIVITY = 5  # tag moves in the live activity panel
 MAX_DESCRIPTION = 1024
@@ -56,9 +56,7 @@ def routes(console: Console) -> list[Route]:
         return console.render(request, viewer, "repositories.html", context, fragment="_repository_rows.html")
 
     async def describe(request: Request, viewer: Viewer) -> Repository:
-        name = repository_of(request)
-        viewer.require(name, "pull")
-        return await console.read(services.repositories.get, name)
+        return await console.read(services.repositories.get, repository_for(request, viewer, "pull"))
 
     @console.page
     async def repository(request: Request, viewer: Viewer) -> Response:
@@ -107,8 +105,7 @@ def routes(console: Console) -> list[Route]:
 
     @console.page
     async def change_settings(request: Request, viewer: Viewer) -> Response:
-        name = repository_of(request)
-        viewer.require(name, "admin")
+        name = repository_for(request, viewer, "admin")
         form = form_of(request)
         exclusions = tuple(part.strip() for part in form.get("exclusions", "").split(",") if part.strip())
         if len(form.get("description", "")) > MAX_DESCRIPTION:
@@ -119,7 +116,7 @@ def routes(console: Console) -> list[Route]:
             "scan_on_push": form.get("scan_on_push") == "on",
             "description": form.get("description", "").strip() or None,
         }
-        await console.run(lambda: services.repositories.update(name, **changes))
+        await console.run(services.repositories.update, name, **changes)
         return console.redirect(request, repository_url(name, "settings", notice="settings-saved"))
 
     base = "/ui/repositories/{name:repository}"

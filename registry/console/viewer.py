@@ -73,9 +73,9 @@ async def identify(request: Request, services: Services, sessions: ConsoleSessio
     authority = services.authority
     if authority is None:
         return Viewer(OPEN, token, fresh, auth=False)
-    account = None if fresh else await reading(services.db, sessions.account, token_digest(token))
+    account = None if fresh else await reading(services, sessions.account, token_digest(token))
     principal = principal_of(account) if account is not None else ANONYMOUS
-    rules = await reading(services.db, authority.directory.rules, principal)
+    rules = await reading(services, authority.directory.rules, principal)
     access = Access("session" if account else "none", principal.name, principal, rules=rules)
     return Viewer(access, token, fresh, auth=True, name=principal.name, admin=administers(principal, rules))
 

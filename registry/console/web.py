@@ -23,11 +23,10 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -49,6 +48,7 @@ from .forms import Form, check_csrf, read_form
 from .viewer import COOKIE, Viewer, identify, set_cookie
 
 log = logging.getLogger("cais.console")
+P = ParamSpec("P")
 T = TypeVar("T")
 Handler = Callable[[Request, Viewer], Awaitable[Response]]
 TEMPLATES = __file__.rsplit("/", 1)[0] + "/templates"
@@ -138,13 +138,13 @@ class Console:
         self.templates = Jinja2Templates(env=environment)
 
     # -- running store calls -------------------------------------------------------------------
-    async def read(self, fn: Callable[..., T], *args: object) -> T:
+    async def read(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """A store call that only reads metadata (inline on SQLite, see api/common.reading)."""
-        return await reading(self.services.db, fn, *args)
+        return await reading(self.services, fn, *args, **kwargs)
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """A store call that writes or reads bytes: in a worker thread."""
-        return await run_in_threadpool(fn, *args)
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """A blocking call (a write, bytes, argon2): in one of the services' threads."""
+        return await self.services.threads.run(fn, *args, **kwargs)
 
     # -- pages ---------------------------------------------------------------------------------
     def page(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -230,10 +230,13 @@ def form_of(request: Request) -> Form:
     return form
 
 
-def repository_of(request: Request) -> str:
+def repository_for(request: Request, viewer: Viewer, action: str) -> str:
+    """The repository the page is about, once the viewer is known to be allowed `action` on it
+    (checked first: a refusal says nothing of whether the repository exists)."""
     name: str = request.path_params["name"]
     if not is_name(name):
         raise NotFound("No such repository.")
+    viewer.require(name, action)
     return name
 
 

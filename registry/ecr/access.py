@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from ..api.common import blocking
+from storage.threads import Threads
+
 from ..auth import policy, sigv4
 from .errors import AwsError, Fault
 
@@ -113,7 +114,7 @@ def parse_authorization(header: str) -> SignedRequest:
     )
 
 
-async def authenticate(request: Request, body: bytes, authority: Authority | None) -> Principal:
+async def authenticate(request: Request, body: bytes, authority: Authority | None, threads: Threads) -> Principal:
     if authority is None:
         header = request.headers.get("authorization")
         if header is None:
@@ -122,10 +123,10 @@ async def authenticate(request: Request, body: bytes, authority: Authority | Non
         return Principal(signed.access_key_id, signed.access_key_id)
     try:
         signed_request = sigv4.from_asgi(request.scope, body)
-        verified = await blocking(sigv4.verify, signed_request, authority.directory.aws_credential)
+        verified = await threads.run(sigv4.verify, signed_request, authority.directory.aws_credential)
     except sigv4.SigV4Error as exc:
         raise AwsError(_SIGV4_FAULTS[type(exc)], str(exc)) from None
-    rules = await blocking(authority.directory.rules, verified.principal)
+    rules = await threads.run(authority.directory.rules, verified.principal)
     return Principal(verified.principal.name, verified.access_key_id, verified.principal, tuple(rules))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from storage.digest import Digest, DigestError
@@ -11,7 +10,6 @@ from storage.images import ImageRef
 from storage.manifest_store import MISMATCH, NOT_FOUND
 from storage.metadata.images import ANY
 
-from ..api.common import blocking
 from ..references import is_tag
 from . import pages, present
 from .context import Call, Context, Handler
@@ -72,6 +70,7 @@ def _status(params: dict[str, Any]) -> str | None:
 
 def operations(context: Context) -> dict[str, Handler]:
     services = context.services
+    run = context.services.threads.run
 
     def identity(name: str) -> dict[str, str]:
         return {"registryId": context.registry_id, "repositoryName": name}
@@ -82,9 +81,9 @@ def operations(context: Context) -> dict[str, Handler]:
         status = _status(call.params)
         after = pages.position(call.params, ["", ""])
         if status is None:
-            await blocking(services.repositories.get, name)
+            await run(services.repositories.get, name)
             return {"imageIds": []}
-        found, more = await blocking(services.images.identifiers, name, status, (after[0], after[1]), limit)
+        found, more = await run(services.images.identifiers, name, status, (after[0], after[1]), limit)
         result: dict[str, Any] = {"imageIds": [present.image_id(digest, tag) for digest, tag in found]}
         if more:
             result["nextToken"] = pages.token([found[-1][0], found[-1][1] or ""])
@@ -98,9 +97,9 @@ def operations(context: Context) -> dict[str, Handler]:
         status = _status(call.params)
         (after,) = pages.position(call.params, [""])
         if status is None:
-            await blocking(services.repositories.get, name)
+            await run(services.repositories.get, name)
             return {"imageDetails": []}
-        found, more = await blocking(services.images.page, name, status, after, limit)
+        found, more = await run(services.images.page, name, status, after, limit)
         result: dict[str, Any] = {"imageDetails": [present.image_detail(context, name, image) for image in found]}
         if more:
             result["nextToken"] = pages.token([found[-1].digest])
@@ -110,7 +109,7 @@ def operations(context: Context) -> dict[str, Handler]:
         valid, failures = _partition(image_ids)
         if failures:
             raise invalid_parameter("imageIds", failures[0]["failureReason"])
-        lookups = await blocking(services.images.lookup, name, [ref for _, ref in valid])
+        lookups = await run(services.images.lookup, name, [ref for _, ref in valid])
         for (image_id, _), lookup in zip(valid, lookups, strict=True):
             if lookup.image is None:
                 raise AwsError(
@@ -125,7 +124,7 @@ def operations(context: Context) -> dict[str, Handler]:
         name = context.repository(call)
         accepted = call.params.get("acceptedMediaTypes")
         valid, failures = _partition(call.params["imageIds"])
-        lookups = await blocking(services.images.lookup, name, [ref for _, ref in valid])
+        lookups = await run(services.images.lookup, name, [ref for _, ref in valid])
         images = []
         for (image_id, ref), lookup in zip(valid, lookups, strict=True):
             if lookup.mismatch or lookup.image is None:
@@ -135,7 +134,7 @@ def operations(context: Context) -> dict[str, Handler]:
                 reason = f"image media type {lookup.image.media_type} is not among acceptedMediaTypes"
                 failures.append(_failure(image_id, "ImageNotFound", reason))
             else:
-                body = await blocking(services.manifests.body, lookup.image.digest)
+                body = await run(services.manifests.body, lookup.image.digest)
                 services.pulls.record(name, lookup.image.digest)
                 image = {
                     "imageId": present.image_id(lookup.image.digest, ref.tag),
@@ -149,7 +148,7 @@ def operations(context: Context) -> dict[str, Handler]:
         name = context.repository(call)
         valid, failures = _partition(call.params["imageIds"])
         refs = [ref for _, ref in valid]
-        outcomes = await blocking(services.manifests.delete_images, name, refs, call.principal.actor)
+        outcomes = await run(services.manifests.delete_images, name, refs, call.principal.actor)
         deleted = []
         for (image_id, ref), outcome in zip(valid, outcomes, strict=True):
             if outcome.digest is not None:
@@ -173,25 +172,17 @@ def operations(context: Context) -> dict[str, Handler]:
         raw = call.params["imageManifest"].encode()
         media_type = call.params.get("imageManifestMediaType")
         tags = [tag] if tag and digest else []
-        put = partial(
-            services.manifests.put,
-            name,
-            reference or Digest.of(raw),
-            raw,
-            media_type,
-            tags,
-            require_change=True,
-            actor=call.principal.actor,
-        )
+        target = reference or Digest.of(raw)
         try:
-            result = await blocking(put)
+            put, actor = services.manifests.put, call.principal.actor
+            result = await run(put, name, target, raw, media_type, tags, require_change=True, actor=actor)
         except TagImmutable:
             raise AwsError(
                 Fault.IMAGE_TAG_ALREADY_EXISTS,
                 f"The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten "
                 "because the tag is immutable.",
             ) from None
-        stored = await blocking(services.manifests.resolve, name, result.digest)
+        stored = await run(services.manifests.resolve, name, result.digest)
         image = {
             "imageId": present.image_id(str(result.digest), tag),
             "imageManifest": call.params["imageManifest"],

@@ -9,7 +9,7 @@ from typing import Any
 from storage.digest import Digest, DigestError
 from storage.errors import BlobUnknown, DigestMismatch, UploadOutOfOrder
 
-from ..api.common import blob_url, blocking
+from ..api.common import blob_url
 from .context import Call, Context, Handler
 from .errors import AwsError, Fault
 from .shapes import invalid_parameter
@@ -32,13 +32,14 @@ def _digest(member: str, text: str) -> Digest:
 def operations(context: Context) -> dict[str, Handler]:
     services = context.services
     uploads = services.uploads
+    run = context.services.threads.run
 
     def identity(name: str, upload_id: str) -> dict[str, str]:
         return {"registryId": context.registry_id, "repositoryName": name, "uploadId": upload_id}
 
     async def batch_check_layer_availability(call: Call) -> dict[str, Any]:
         name = context.repository(call)
-        await blocking(services.repositories.get, name)
+        await run(services.repositories.get, name)
         layers, failures = [], []
         for text in call.params["layerDigests"]:
             if not text:
@@ -50,7 +51,7 @@ def operations(context: Context) -> dict[str, Handler]:
                 failures.append({"layerDigest": text, "failureCode": "InvalidLayerDigest", "failureReason": str(exc)})
                 continue
             try:
-                found = await blocking(services.blobs.locate, name, digest)
+                found = await run(services.blobs.locate, name, digest)
             except BlobUnknown:
                 layers.append({"layerDigest": text, "layerAvailability": "UNAVAILABLE"})
                 continue
@@ -59,8 +60,8 @@ def operations(context: Context) -> dict[str, Handler]:
 
     async def initiate_layer_upload(call: Call) -> dict[str, Any]:
         name = context.repository(call)
-        await blocking(services.repositories.get, name)
-        row = await blocking(uploads.begin, name)
+        await run(services.repositories.get, name)
+        row = await run(uploads.begin, name)
         return {"uploadId": row.id, "partSize": PART_SIZE}
 
     async def upload_layer_part(call: Call) -> dict[str, Any]:
@@ -88,15 +89,15 @@ def operations(context: Context) -> dict[str, Handler]:
         if len(call.params["layerDigests"]) != 1:
             raise invalid_parameter("layerDigests", "exactly one layer digest is supported")
         digest = _digest("layerDigests", call.params["layerDigests"][0])
-        session = await blocking(uploads.status, name, upload_id)
+        session = await run(uploads.status, name, upload_id)
         if session.offset == 0:
             raise AwsError(Fault.EMPTY_UPLOAD, f"upload {upload_id} has no layer parts")
         try:
-            await blocking(services.blobs.locate, name, digest)
+            await run(services.blobs.locate, name, digest)
         except BlobUnknown:
             pass
         else:
-            await blocking(uploads.cancel, name, upload_id)
+            await run(uploads.cancel, name, upload_id)
             raise AwsError(Fault.LAYER_ALREADY_EXISTS, f"layer {digest} already exists in repository {name}")
         try:
             await uploads.complete(name, upload_id, digest, _once(b""), None, 0)
@@ -107,12 +108,12 @@ def operations(context: Context) -> dict[str, Handler]:
     async def get_download_url_for_layer(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         digest = _digest("layerDigest", call.params["layerDigest"])
-        await blocking(services.repositories.get, name)
+        await run(services.repositories.get, name)
         try:
-            blob = await blocking(services.blobs.locate, name, digest)
+            blob = await run(services.blobs.locate, name, digest)
         except BlobUnknown:
             raise AwsError(Fault.LAYERS_NOT_FOUND, f"The layer {digest} does not exist in repository {name}") from None
-        url = await blocking(services.driver.presigned_url, blob.key, PRESIGN_SECONDS)
+        url = await run(services.driver.presigned_url, blob.key, PRESIGN_SECONDS)
         if url is None:
             url = f"{call.request.url.scheme}://{context.host(call.request)}{blob_url(name, digest)}"
         return {"downloadUrl": url, "layerDigest": str(digest)}

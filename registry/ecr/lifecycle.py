@@ -8,7 +8,6 @@ from storage.errors import PolicyNotFound
 from storage.lifecycle.policy import PolicyInvalid, parse
 from storage.metadata.repositories import RepositoryRow
 
-from ..api.common import blocking
 from . import pages
 from .context import Call, Context, Handler
 from .errors import AwsError, Fault
@@ -42,6 +41,7 @@ def _matches(result: dict[str, Any], params: dict[str, Any]) -> bool:
 def operations(context: Context) -> dict[str, Handler]:
     services = context.services
     store = services.repositories
+    run = context.services.threads.run
 
     def identity(name: str) -> dict[str, str]:
         return {"registryId": context.registry_id, "repositoryName": name}
@@ -58,12 +58,12 @@ def operations(context: Context) -> dict[str, Handler]:
     async def put_lifecycle_policy(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         text = _checked(call.params["lifecyclePolicyText"])
-        await blocking(store.set_policy, name, KIND, text)
+        await run(store.set_policy, name, KIND, text)
         return identity(name) | {"lifecyclePolicyText": text}
 
     async def get_lifecycle_policy(call: Call) -> dict[str, Any]:
         name = context.repository(call)
-        repo = await blocking(store.get, name)
+        repo = await run(store.get, name)
         if repo.row.lifecycle_policy is None:
             raise not_found(name)
         return stored_policy(repo.row)
@@ -71,7 +71,7 @@ def operations(context: Context) -> dict[str, Handler]:
     async def delete_lifecycle_policy(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         try:
-            previous = await blocking(store.delete_policy, name, KIND)
+            previous = await run(store.delete_policy, name, KIND)
         except PolicyNotFound:
             raise not_found(name) from None
         return stored_policy(previous)
@@ -80,10 +80,10 @@ def operations(context: Context) -> dict[str, Handler]:
         name = context.repository(call)
         text = call.params.get("lifecyclePolicyText")
         try:
-            await blocking(services.lifecycle.preview, name, _checked(text) if text else None)
+            await run(services.lifecycle.preview, name, _checked(text) if text else None)
         except PolicyNotFound:
             raise not_found(name) from None
-        preview = await blocking(services.lifecycle.last_preview, name)
+        preview = await run(services.lifecycle.last_preview, name)
         return identity(name) | {"lifecyclePolicyText": preview.policy, "status": preview.status}
 
     async def get_lifecycle_policy_preview(call: Call) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def operations(context: Context) -> dict[str, Handler]:
         limit = pages.limit(call.params, PAGE, exclusive_with="imageIds")
         (after,) = pages.position(call.params, [""])
         try:
-            preview = await blocking(services.lifecycle.last_preview, name)
+            preview = await run(services.lifecycle.last_preview, name)
         except PolicyNotFound:
             raise context.absent(Fault.PREVIEW_NOT_FOUND, "Lifecycle policy preview", name) from None
         expiring = sorted(

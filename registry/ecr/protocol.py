@@ -53,7 +53,7 @@ def routes(services: Services) -> list[Route]:
             if operation is None or handler is None:
                 raise AwsError(Fault.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
             raw = await read_body(request, MAX_BODY, partial(AwsError, Fault.SERIALIZATION))
-            principal = await access.authenticate(request, raw, services.authority)
+            principal = await access.authenticate(request, raw, services.authority, services.threads)
             params = shapes.validate(operation, _json(raw))
             access.authorize(principal, context.target(params), f"ecr:{name}")
             result = await handler(Call(request, principal, params))

@@ -9,7 +9,6 @@ from typing import Any
 from storage import policy_document
 from storage.errors import PolicyNotFound, SettingInvalid
 
-from ..api.common import blocking
 from . import access
 from .context import Call, Context, Handler
 from .errors import AwsError, Fault
@@ -20,6 +19,7 @@ KIND = "repository_policy"
 
 def operations(context: Context) -> dict[str, Handler]:
     store = context.services.repositories
+    run = context.services.threads.run
 
     def policy_result(name: str, text: str) -> dict[str, Any]:
         return {"registryId": context.registry_id, "repositoryName": name, "policyText": text}
@@ -47,20 +47,20 @@ def operations(context: Context) -> dict[str, Handler]:
             policy_document.check(text)
         except SettingInvalid as exc:
             raise invalid_parameter("PolicyText", f"Invalid repository policy provided: {exc.message}") from None
-        await blocking(store.set_policy, name, KIND, text)
+        await run(store.set_policy, name, KIND, text)
         return policy_result(name, text)
 
     async def get_repository_policy(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         try:
-            return policy_result(name, await blocking(store.policy, name, KIND))
+            return policy_result(name, await run(store.policy, name, KIND))
         except PolicyNotFound:
             raise no_policy(name) from None
 
     async def delete_repository_policy(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         try:
-            previous = await blocking(store.delete_policy, name, KIND)
+            previous = await run(store.delete_policy, name, KIND)
         except PolicyNotFound:
             raise no_policy(name) from None
         return policy_result(name, previous.repository_policy or "")

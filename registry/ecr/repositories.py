@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from storage.errors import RepositoryExists
 from storage.metadata.repositories import DEFAULT_ENCRYPTION, Settings
 
-from ..api.common import blocking
 from . import access, pages, present
 from .context import Call, Context, Handler
 from .errors import AwsError, Fault
@@ -26,6 +24,7 @@ def _filters(params: dict[str, Any]) -> tuple[str, ...]:
 
 def operations(context: Context) -> dict[str, Handler]:
     store = context.services.repositories
+    run = context.services.threads.run
 
     async def create_repository(call: Call) -> dict[str, Any]:
         name = context.repository(call)
@@ -36,7 +35,7 @@ def operations(context: Context) -> dict[str, Handler]:
             encryption=call.params.get("encryptionConfiguration", DEFAULT_ENCRYPTION),
         )
         try:
-            created = await blocking(store.create, name, settings, _labels(call.params))
+            created = await run(store.create, name, settings, _labels(call.params))
         except RepositoryExists:
             message = (
                 f"The repository with name '{name}' already exists in the registry with id '{context.registry_id}'"
@@ -52,13 +51,13 @@ def operations(context: Context) -> dict[str, Handler]:
         if names is not None:
             for name in names:
                 access.require(call.principal, name, "ecr:DescribeRepositories", "pull")
-            found = await blocking(store.page, "", len(names), names)
+            found = await run(store.page, "", len(names), names)
             missing = sorted(set(names) - {repo.name for repo in found})
             if missing:
                 raise context.not_found(missing[0])
             return {"repositories": [present.repository(context, call.request, repo) for repo in found]}
         (after,) = pages.position(call.params, [""])
-        found = await blocking(store.page, after, limit + 1)
+        found = await run(store.page, after, limit + 1)
         visible = [repo for repo in found[:limit] if call.principal.may(repo.name, "pull")]  # pages may run short
         result: dict[str, Any] = {"repositories": [present.repository(context, call.request, repo) for repo in visible]}
         if len(found) > limit:
@@ -67,13 +66,13 @@ def operations(context: Context) -> dict[str, Handler]:
 
     async def delete_repository(call: Call) -> dict[str, Any]:
         name = context.repository(call)
-        deleted = await blocking(store.delete, name, call.params.get("force", False))
+        deleted = await run(store.delete, name, call.params.get("force", False))
         return {"repository": present.repository(context, call.request, deleted)}
 
     async def put_image_tag_mutability(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         mode, filters = call.params["imageTagMutability"], _filters(call.params)
-        updated = await blocking(partial(store.update, name, tag_mutability=mode, mutability_exclusions=filters))
+        updated = await run(store.update, name, tag_mutability=mode, mutability_exclusions=filters)
         result = {
             "registryId": context.registry_id,
             "repositoryName": name,
@@ -85,7 +84,7 @@ def operations(context: Context) -> dict[str, Handler]:
     async def put_image_scanning_configuration(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         scan = call.params["imageScanningConfiguration"].get("scanOnPush", False)
-        updated = await blocking(partial(store.update, name, scan_on_push=scan))
+        updated = await run(store.update, name, scan_on_push=scan)
         return {
             "registryId": context.registry_id,
             "repositoryName": name,
@@ -93,15 +92,15 @@ def operations(context: Context) -> dict[str, Handler]:
         }
 
     async def tag_resource(call: Call) -> dict[str, Any]:
-        await blocking(store.tag, context.repository_of_arn(call.params["resourceArn"]), _labels(call.params))
+        await run(store.tag, context.repository_of_arn(call.params["resourceArn"]), _labels(call.params))
         return {}
 
     async def untag_resource(call: Call) -> dict[str, Any]:
-        await blocking(store.untag, context.repository_of_arn(call.params["resourceArn"]), call.params["tagKeys"])
+        await run(store.untag, context.repository_of_arn(call.params["resourceArn"]), call.params["tagKeys"])
         return {}
 
     async def list_tags_for_resource(call: Call) -> dict[str, Any]:
-        repo = await blocking(store.get, context.repository_of_arn(call.params["resourceArn"]))
+        repo = await run(store.get, context.repository_of_arn(call.params["resourceArn"]))
         return {"tags": [{"Key": key, "Value": value} for key, value in repo.labels.items()]}
 
     return {

@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..drivers.base import StorageUnavailable
+from ..threads import LIMIT
 from .combining import Combiner, Job
 
 _WRITE = "cais_write"
@@ -71,8 +72,8 @@ def make_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
         # Writers hold a connection while they queue for the write lock: enough for every worker
-        # thread (anyio runs 40) and the event loop, so that none waits for the pool instead.
-        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=40)
+        # thread (threads.LIMIT) and the event loop, so that none waits for the pool instead.
+        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=LIMIT)
         _sqlite_setup(engine)
         return engine
     if parsed.drivername in ("postgresql", "postgres"):

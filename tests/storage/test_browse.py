@@ -19,12 +19,13 @@ from storage.drivers.memory import MemoryDriver
 from storage.manifest_format import OCI_INDEX, OCI_MANIFEST
 from storage.manifest_store import ManifestStore
 from storage.metadata.engine import Database
+from storage.threads import Threads
 from storage.uploads import Uploads
 
 
 class Pushes:
     def __init__(self, db: Database) -> None:
-        self.uploads = Uploads(db, MemoryDriver())
+        self.uploads = Uploads(db, MemoryDriver(), Threads())
         self.manifests = ManifestStore(db)
 
     def blob(self, repository: str, data: bytes) -> dict[str, object]:

@@ -22,6 +22,7 @@ from storage.manifest_store import ManifestStore
 from storage.metadata import uploads as upload_rows
 from storage.metadata.engine import Database
 from storage.metadata.schema import blobs, manifest_bodies, repository_blobs
+from storage.threads import Threads
 from storage.uploads import Uploads
 
 
@@ -67,7 +68,7 @@ class World:
 
 @pytest.fixture
 def world(db: Database, driver: Driver) -> World:
-    return World(db, driver, Uploads(db, driver), ManifestStore(db), BlobStore(db, driver))
+    return World(db, driver, Uploads(db, driver, Threads()), ManifestStore(db), BlobStore(db, driver))
 
 
 def test_an_unused_blob_is_kept_through_the_grace_period_then_collected(world: World) -> None:

@@ -24,6 +24,7 @@ from storage.metadata import blobs as blob_rows
 from storage.metadata import migrate, repositories
 from storage.metadata.engine import Database
 from storage.metadata.schema import blobs, events, tag_history, tags
+from storage.threads import Threads
 from storage.uploads import Uploads
 from tests.storage.test_uploads import chunks, digest
 from tests.support.postgres import PostgresServer
@@ -125,7 +126,9 @@ def test_replicas_pushing_the_same_blob_to_a_new_repository(replicas: list[Datab
     wanted = digest(data)
 
     def push(index: int) -> int:
-        return asyncio.run(Uploads(replicas[index], s3_driver).upload_whole("hammer/blob", wanted, chunks(data), None))
+        return asyncio.run(
+            Uploads(replicas[index], s3_driver, Threads()).upload_whole("hammer/blob", wanted, chunks(data), None)
+        )
 
     assert all_at_once(push) == [len(data)] * REPLICAS
     with replicas[0].read() as conn:
@@ -138,12 +141,12 @@ def test_replicas_pushing_the_same_blob_to_a_new_repository(replicas: list[Datab
 
 def test_replicas_finishing_the_same_upload(replicas: list[Database], s3_driver: Driver) -> None:
     data = bytes(range(256)) * 40_000
-    first = Uploads(replicas[0], s3_driver)
+    first = Uploads(replicas[0], s3_driver, Threads())
     row = first.begin("hammer/finish")
     asyncio.run(first.append("hammer/finish", row.id, chunks(data[:6_000_000]), 0, None))
 
     def finish(index: int) -> int:
-        uploads = Uploads(replicas[index], s3_driver)
+        uploads = Uploads(replicas[index], s3_driver, Threads())
         return asyncio.run(
             uploads.complete("hammer/finish", row.id, digest(data), chunks(data[6_000_000:]), None, None)
         )

@@ -18,6 +18,7 @@ from storage.drivers.base import StorageUnavailable, UploadState
 from storage.drivers.s3 import MIN_PART, S3Driver
 from storage.errors import BlobUnknown
 from storage.metadata.engine import Database
+from storage.threads import Threads
 from storage.uploads import Uploads
 from tests.storage.test_uploads import chunks, digest
 from tests.support.faultproxy import FaultProxy
@@ -112,7 +113,7 @@ def test_stale_multipart_uploads_are_swept(s3: S3Driver, db: Database) -> None:
         Bucket=BUCKET, Key=s3.prefix + "blobs/sha256/ef/dead", UploadId=started["UploadId"], PartNumber=1, Body=b"x"
     )
     assert s3.sweep_uploads(time.time() - 3600) == 0  # too recent: it may be a commit in progress
-    Uploads(db, s3).expire(max_age_seconds=-60)  # the sessions' sweeper sweeps the backend too
+    Uploads(db, s3, Threads()).expire(max_age_seconds=-60)  # the sessions' sweeper sweeps the backend too
     listed = s3.client.list_multipart_uploads(Bucket=BUCKET, Prefix=s3.prefix)
     assert listed.get("Uploads", []) == []
 
@@ -149,7 +150,7 @@ def test_a_read_broken_midway_resumes_where_it_broke(seaweed: SeaweedFS, proxy: 
 
 def test_a_blob_is_recorded_only_once_s3_has_it(seaweed: SeaweedFS, proxy: FaultProxy, db: Database) -> None:
     driver = seaweed.driver(endpoint_url=proxy.url, max_attempts=2)
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     data = os.urandom(10_000)
     proxy.inject(lambda method, path, headers: "x-amz-copy-source" in headers, "503", times=100)
     with pytest.raises(StorageUnavailable):

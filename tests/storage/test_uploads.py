@@ -27,6 +27,7 @@ from storage.errors import (
 from storage.metadata import schema
 from storage.metadata import uploads as upload_rows
 from storage.metadata.engine import Database
+from storage.threads import Threads
 from storage.uploads import UploadPolicy, Uploads
 
 
@@ -50,7 +51,7 @@ def digest(data: bytes) -> Digest:
 
 
 def test_chunks_then_complete(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     data = os.urandom(9 << 20)
     row = uploads.begin("repo")
     assert asyncio.run(uploads.append("repo", row.id, chunks(data[:5000]), 0, 5000)) == 5000
@@ -67,19 +68,19 @@ def test_chunks_then_complete(db: Database, driver: Driver) -> None:
 
 def test_a_new_process_resumes_with_the_saved_hash_state(db: Database, driver: Driver) -> None:
     data = os.urandom(100_000)
-    first = Uploads(db, driver)
+    first = Uploads(db, driver, Threads())
     row = first.begin("repo")
     asyncio.run(first.append("repo", row.id, chunks(data[:60_000]), None, None))
     saved = first.status("repo", row.id)
     assert saved.offset == 60_000 and saved.hash_state is not None
-    second = Uploads(db, driver)
+    second = Uploads(db, driver, Threads())
     asyncio.run(second.complete("repo", row.id, digest(data), chunks(data[60_000:]), 60_000, None))
     assert BlobStore(db, driver).locate("repo", digest(data)).size == len(data)
 
 
 def test_unusable_hash_state_is_rebuilt_from_the_bytes(db: Database, driver: Driver) -> None:
     data = os.urandom(50_000)
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     asyncio.run(uploads.append("repo", row.id, chunks(data[:20_000]), None, None))
     with db.write() as conn:
@@ -89,7 +90,7 @@ def test_unusable_hash_state_is_rebuilt_from_the_bytes(db: Database, driver: Dri
 
 
 def test_bytes_received_before_a_disconnect_are_kept(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     with pytest.raises(Boom):
         asyncio.run(uploads.append("repo", row.id, failing(b"a" * 1000, b"b" * 1000), None, None))
@@ -99,7 +100,7 @@ def test_bytes_received_before_a_disconnect_are_kept(db: Database, driver: Drive
 
 
 def test_wrong_digest_publishes_nothing_and_keeps_the_session(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     with pytest.raises(DigestMismatch):
         asyncio.run(uploads.complete("repo", row.id, digest(b"other"), chunks(b"data"), None, None))
@@ -109,7 +110,7 @@ def test_wrong_digest_publishes_nothing_and_keeps_the_session(db: Database, driv
 
 
 def test_sha512_is_verified_by_rehashing(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     data = os.urandom(10_000)
     wanted = Digest("sha512", hashlib.sha512(data).hexdigest())
     asyncio.run(uploads.upload_whole("repo", wanted, chunks(data), len(data)))
@@ -117,7 +118,7 @@ def test_sha512_is_verified_by_rehashing(db: Database, driver: Driver) -> None:
 
 
 def test_one_writer_at_a_time(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver, UploadPolicy(lease_seconds=60))
+    uploads = Uploads(db, driver, Threads(), UploadPolicy(lease_seconds=60))
     row = uploads.begin("repo")
     with db.write() as conn:
         assert upload_rows.take_lease(conn, row.id, "someone-else", 60)
@@ -126,7 +127,7 @@ def test_one_writer_at_a_time(db: Database, driver: Driver) -> None:
 
 
 def test_an_expired_lease_can_be_taken_over(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     with db.write() as conn:
         assert upload_rows.take_lease(conn, row.id, "dead-writer", -1)
@@ -134,7 +135,7 @@ def test_an_expired_lease_can_be_taken_over(db: Database, driver: Driver) -> Non
 
 
 def test_wrong_repository_and_unknown_upload(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     with pytest.raises(UploadUnknown):
         uploads.status("other", row.id)
@@ -143,7 +144,7 @@ def test_wrong_repository_and_unknown_upload(db: Database, driver: Driver) -> No
 
 
 def test_expire_removes_idle_sessions_and_bytes(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     idle = uploads.begin("repo")
     asyncio.run(uploads.append("repo", idle.id, chunks(b"stale"), None, None))
     assert uploads.expire(max_age_seconds=3600) == 0
@@ -154,7 +155,7 @@ def test_expire_removes_idle_sessions_and_bytes(db: Database, driver: Driver) ->
 
 
 def test_lost_upload_bytes_are_never_replaced_by_zeros(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     data = os.urandom(5000)
     row = uploads.begin("repo")
     asyncio.run(uploads.append("repo", row.id, chunks(data), None, None))
@@ -166,7 +167,7 @@ def test_lost_upload_bytes_are_never_replaced_by_zeros(db: Database, driver: Dri
 
 
 def test_cancel(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     uploads.cancel("repo", row.id)
     with pytest.raises(UploadUnknown):
@@ -174,7 +175,7 @@ def test_cancel(db: Database, driver: Driver) -> None:
 
 
 def test_same_blob_twice_is_stored_once(db: Database, driver: Driver, tmp_path: Path) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     data = os.urandom(1000)
     asyncio.run(uploads.upload_whole("a", digest(data), chunks(data), None))
     asyncio.run(uploads.upload_whole("b", digest(data), chunks(data), None))
@@ -183,7 +184,7 @@ def test_same_blob_twice_is_stored_once(db: Database, driver: Driver, tmp_path: 
 
 
 def test_mount_requires_the_source_to_hold_the_blob(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     data = b"mounted"
     asyncio.run(uploads.upload_whole("src", digest(data), chunks(data), None))
     assert uploads.mount("dst", digest(data), "src") == len(data)
@@ -194,7 +195,7 @@ def test_mount_requires_the_source_to_hold_the_blob(db: Database, driver: Driver
 def test_a_small_body_shorter_than_declared_writes_nothing(db: Database, driver: Driver) -> None:
     """A body that fits in one block is held whole before anything is written: one that ends
     early leaves the session as it was."""
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     with pytest.raises(UploadSizeInvalid):
         asyncio.run(uploads.complete("repo", row.id, digest(b"abcdef"), chunks(b"abc"), None, 6))
@@ -206,7 +207,7 @@ def test_a_small_body_shorter_than_declared_writes_nothing(db: Database, driver:
 def test_a_whole_blob_into_a_fresh_session_completes_it(db: Database, driver: Driver) -> None:
     """POST then one PUT with the whole body (most small blobs): published in one transaction,
     and nothing of the session is left."""
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     data = os.urandom(3000)
     row = uploads.begin("repo")
     assert asyncio.run(uploads.complete("repo", row.id, digest(data), chunks(data), 0, len(data))) == len(data)
@@ -218,7 +219,7 @@ def test_a_whole_blob_into_a_fresh_session_completes_it(db: Database, driver: Dr
 
 
 def test_a_whole_blob_respects_the_lease_and_the_digest(db: Database, driver: Driver) -> None:
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     with db.write() as conn:
         assert upload_rows.take_lease(conn, row.id, "someone-else", 60)
@@ -238,7 +239,7 @@ def test_a_session_written_meanwhile_is_not_completed_as_if_empty(
 ) -> None:
     """The session looked empty, then another request appended to it before the blob was
     recorded: the transaction sees it and the body is appended after those bytes instead."""
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     monkeypatch.setattr(uploads, "_fresh_session", lambda repository, upload_id: row)  # read before the append
     asyncio.run(uploads.append("repo", row.id, chunks(b"abc"), None, None))
@@ -269,7 +270,7 @@ def test_bytes_collected_before_the_blob_is_recorded_are_published_again(
                 driver.delete(key)
 
     monkeypatch.setattr(driver, method, publish_then_collect)
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     if whole:
         asyncio.run(uploads.upload_whole("repo", digest(data), chunks(data), len(data)))
     else:
@@ -280,7 +281,7 @@ def test_bytes_collected_before_the_blob_is_recorded_are_published_again(
 
 def test_a_session_stores_nothing_on_disk_before_its_first_write(db: Database, tmp_path: Path) -> None:
     driver = FilesystemDriver(str(tmp_path / "blobs"))
-    uploads = Uploads(db, driver)
+    uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     assert not (tmp_path / "blobs" / "uploads").exists()
     assert asyncio.run(uploads.append("repo", row.id, chunks(b"abc"), 0, 3)) == 3

@@ -258,12 +258,3 @@ def test_administrators_manage_access(seeded: Seeded) -> None:
         == 400
     )
     assert admin.post("/ui/access/users/admin/delete").status_code == 400  # not oneself
-
-
-def test_a_password_change_ends_the_users_sessions(seeded: Seeded) -> None:
-    admin = seeded.client(seeded.admin)
-    admin.post("/ui/access/users", {"name": "leaver", "password": PASSWORD, "repeat": PASSWORD})
-    leaver = seeded.client(("leaver", PASSWORD))
-    assert "leaver · Log out" in leaver.get("/ui/repositories").text
-    seeded.registry.cli("user", "passwd", "leaver", "--password-stdin", stdin="another long password\n")
-    assert "Log out" not in leaver.get("/ui/repositories").text

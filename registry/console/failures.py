@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from starlette.requests import ClientDisconnect
+
 from storage import errors as store
 from storage.drivers.base import StorageUnavailable
 
@@ -82,6 +84,8 @@ def failure_of(exc: Exception, request_id: str) -> Failure:
             if cls in _STORE_STATUS:
                 status, title = _STORE_STATUS[cls]
                 return Failure(status, title, exc.message)
+    if isinstance(exc, ClientDisconnect):  # nobody left to read the answer
+        return Failure(400, "Disconnected", "The browser went away before the form arrived.")
     if isinstance(exc, StorageUnavailable):
         log.warning("storage unavailable: %s", exc)
         return Failure(503, "Unavailable", "The registry's storage is unavailable: retry in a moment.")

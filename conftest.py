@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,8 +61,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         port: int | None = None,
         args: list[str] | None = None,
         env: dict[str, str] | None = None,
+        **options: Any,
     ) -> ServerProcess:
-        server = ServerProcess(data_dir or tmp_path / "data", port or free_port(), args or [], env or {})
+        server = ServerProcess(data_dir or tmp_path / "data", port or free_port(), args or [], env or {}, **options)
         started.append(server.start())
         return server
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -13,7 +14,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,29 +75,41 @@ class Dockerd:
         return run("docker", *args, env=self.env, timeout=timeout)
 
 
+def with_mounts(binds: Mapping[str, str], command: Sequence[str]) -> list[str]:
+    """`command` in a mount namespace of its own in which each target path (a key of `binds`)
+    shows its source: a client gets its own /etc/hosts or /etc/docker, the machine's stay as
+    they are and nothing needs cleaning up."""
+    mounts = " && ".join(
+        f"mount --bind {shlex.quote(source)} {shlex.quote(target)}" for target, source in binds.items()
+    )
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", f'{mounts} && exec "$@"', "sh", *command]
+
+
 @contextmanager
-def dockerd() -> Iterator[Dockerd]:
-    """A dockerd of our own: no bridge, no iptables changes, state under a short /tmp path."""
+def dockerd(binds: Mapping[str, str] | None = None) -> Iterator[Dockerd]:
+    """A dockerd of our own: no bridge, no iptables changes, state under a short /tmp path;
+    `binds` gives it files of its own (see with_mounts), such as the certs.d under /etc/docker."""
     base = tempfile.mkdtemp(prefix="dkd-", dir="/tmp")  # unix socket paths are limited to 107 bytes
     sock = f"{base}/docker.sock"
+    command = [
+        "dockerd",
+        "--storage-driver=overlay2",
+        "--iptables=false",
+        "--ip6tables=false",
+        "--ip-masq=false",
+        "--bridge=none",
+        "--data-root",
+        f"{base}/data",
+        "--exec-root",
+        f"{base}/exec",
+        "--pidfile",
+        f"{base}/dockerd.pid",
+        "--host",
+        f"unix://{sock}",
+    ]
     with open(f"{base}/dockerd.log", "wb") as log:
         proc = subprocess.Popen(
-            [
-                "dockerd",
-                "--storage-driver=overlay2",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-                "--bridge=none",
-                "--data-root",
-                f"{base}/data",
-                "--exec-root",
-                f"{base}/exec",
-                "--pidfile",
-                f"{base}/dockerd.pid",
-                "--host",
-                f"unix://{sock}",
-            ],
+            with_mounts(binds, command) if binds else command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -214,10 +214,15 @@ def test_invalid_names_and_tags(reg: Registry) -> None:
         response = reg.request("POST", f"/v2/{name}/blobs/uploads/")
         assert response.status_code == 400, name
         assert error_code(response) == "NAME_INVALID"
+    too_long = reg.request("POST", f"/v2/{'x' * 300}/blobs/uploads/")
+    assert error_code(too_long) == "NAME_INVALID" and "at most 255 characters" in too_long.text
     repo = unique_repo()
     reg.push_image(repo, image)
     response = reg.put_manifest(repo, "-bad-tag", image.manifest)
-    assert response.status_code == 400
+    assert response.status_code == 400 and error_code(response) == "TAG_INVALID"
+    long_tag = reg.put_manifest(repo, "t" * 129, image.manifest)
+    assert long_tag.status_code == 400 and error_code(long_tag) == "TAG_INVALID"
+    assert "at most 128 characters" in long_tag.text
 
 
 def test_manifest_size_limit(reg: Registry) -> None:
@@ -231,7 +236,7 @@ def test_manifest_size_limit(reg: Registry) -> None:
     doc["annotations"]["more"] = "v" * 300_000
     response = reg.put_manifest(repo, "huge", json.dumps(doc).encode())
     assert response.status_code == 413
-    assert error_code(response) == "SIZE_INVALID"
+    assert error_code(response) == "SIZE_INVALID" and "max_bytes" in response.text
 
 
 def test_manifest_without_media_type_and_without_layers(reg: Registry) -> None:

@@ -19,21 +19,24 @@ from starlette.types import ASGIApp
 from storage.digest import DigestError
 from storage.drivers.base import StorageUnavailable
 from storage.errors import StoreError
+from storage.gc import Result as CollectionResult
+from storage.lifecycle.runner import Expired
 from storage.metadata.locks import run_exclusively
 
 from . import logs
 from .api import base, blobs, manifests, ops, uploads
 from .auth import token_endpoint
 from .auth.gate import need_of
-from .config import Settings
+from .config import RESOLVED_CONFIG_ENV, Settings
 from .ecr import protocol as ecr
 from .errors import OCIError, Problem, error_response
 from .jobs import every
+from .metrics import measured, sample_pool
 from .middleware import RequestContext
 from .services import Services, open_services
 
-RESOLVED_CONFIG_ENV = "CAIS_RESOLVED_CONFIG"
 LEASE = 3600.0  # scheduled jobs that outlive this may overlap, which they tolerate
+POOL_SAMPLE_INTERVAL = 5.0  # each worker's database pool use, for /metrics
 
 
 async def _error(request: Request, exc: Exception) -> Response:
@@ -53,20 +56,32 @@ async def _disconnected(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)
 
 
+def _expired(expired: list[Expired]) -> dict[str, int]:
+    return {"images": len(expired)}
+
+
+def _collected(result: CollectionResult) -> dict[str, int]:
+    return {"links": result.links, "blobs": result.blobs, "bytes": result.bytes, "manifest_bodies": result.bodies}
+
+
 def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, None]]:
     """Every worker runs these; the ones that must not overlap take a lease in the database."""
-    expire_uploads = partial(services.uploads.expire, settings.uploads.expire_after)
+    expire = partial(services.uploads.expire, settings.uploads.expire_after)
+    expire_uploads = measured("uploads", expire, lambda removed: {"abandoned_sessions": removed})
     threads = services.threads
     jobs = [
         every(threads, "upload sweep", settings.uploads.sweep_interval, expire_uploads),
         every(threads, "pull times", settings.pulls.flush_interval, services.pulls.flush),
+        every(threads, "pool sample", POOL_SAMPLE_INTERVAL, partial(sample_pool, services.db)),
     ]
     if settings.lifecycle.enabled:
-        lifecycle = partial(run_exclusively, services.db, "lifecycle", LEASE, services.lifecycle.run_all)
-        jobs.append(every(threads, "lifecycle", settings.lifecycle.interval, lifecycle))
+        lifecycle = measured("lifecycle", services.lifecycle.run_all, _expired)
+        one_lifecycle = partial(run_exclusively, services.db, "lifecycle", LEASE, lifecycle)
+        jobs.append(every(threads, "lifecycle", settings.lifecycle.interval, one_lifecycle))
     if settings.gc.enabled:
-        collect = partial(run_exclusively, services.db, "gc", LEASE, services.collector.collect)
-        jobs.append(every(threads, "garbage collection", settings.gc.interval, collect))
+        collect = measured("gc", services.collector.collect, _collected)
+        one_collection = partial(run_exclusively, services.db, "gc", LEASE, collect)
+        jobs.append(every(threads, "garbage collection", settings.gc.interval, one_collection))
     return jobs
 
 
@@ -115,7 +130,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         Exception: _error,
     }
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
-    return RequestContext(app, log_access=settings.log.access)
+    return RequestContext(ops.metrics_address_only(app, settings.metrics), log_access=settings.log.access)
 
 
 def app_from_env() -> ASGIApp:

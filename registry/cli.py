@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
 import json
 import os
 import shutil
 import sys
 from typing import Any
 
-from . import config
+from . import config, startup
 from .auth import cli as auth_cli
 from .commands import lifecycle, repos, storage_ops
 
@@ -33,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cais", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"cais {startup.cais_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     serve = commands.add_parser(
@@ -84,15 +84,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return {"server": server} if server else {}
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _migrate(settings: config.Settings, at_start: bool) -> str | None:
     """Bring the schema up to date; None when done, else why the schema cannot be used. At start
     with migrate_on_start = false, only check: migrations are then a deployment step."""
@@ -113,8 +104,32 @@ def _migrate(settings: config.Settings, at_start: bool) -> str | None:
     return None
 
 
+def _unusable_listeners(settings: config.Settings) -> str | None:
+    """Why the TLS files or the metrics address cannot be used, checked before anything starts."""
+    server = settings.server
+    if server.tls_cert and server.tls_key:
+        from .tls import server_context
+
+        try:
+            server_context(server.tls_cert, server.tls_key)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            return f"cannot serve TLS with [server] tls_cert {server.tls_cert} and tls_key {server.tls_key}: {exc}"
+    metrics = settings.metrics
+    if metrics.host is None or metrics.port is None:
+        return None
+    if metrics.port == settings.listen_port:
+        return "[metrics] listen needs a port of its own, not the one of [server] listen"
+    from .workers import _listening_socket
+
+    try:
+        _listening_socket(metrics.host, metrics.port).close()
+    except OSError as exc:
+        return f"cannot listen on [metrics] listen {metrics.listen}: {exc.strerror}"
+    return None
+
+
 def _serve(settings: config.Settings) -> int:
-    exposed = not _is_loopback(settings.listen_host)
+    exposed = not startup.is_loopback(settings.listen_host)
     if exposed and not settings.auth.enabled and not settings.server.insecure_anonymous:
         print(
             f"cais: refusing to listen on {settings.server.listen}: authentication is not configured, so "
@@ -123,6 +138,10 @@ def _serve(settings: config.Settings) -> int:
             "if that is really what you want.",
             file=sys.stderr,
         )
+        return 2
+    problem = _unusable_listeners(settings)
+    if problem is not None:
+        print(f"cais: {problem}", file=sys.stderr)
         return 2
     os.makedirs(settings.data_dir, exist_ok=True)
     problem = _migrate(settings, at_start=True)
@@ -138,12 +157,11 @@ def _serve(settings: config.Settings) -> int:
     os.makedirs(metrics_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     resolved = dataclasses.replace(settings, server=dataclasses.replace(settings.server, data_dir=settings.data_dir))
-    from .app import RESOLVED_CONFIG_ENV
-
-    os.environ[RESOLVED_CONFIG_ENV] = json.dumps(resolved.to_dict(reveal_secrets=True))
+    os.environ[config.RESOLVED_CONFIG_ENV] = json.dumps(resolved.to_dict(reveal_secrets=True))
     from . import logs
 
     logs.setup(settings.log.level, settings.log.format)
+    startup.announce(settings)
     from . import workers
 
     workers.exec_workers(settings.listen_host, settings.listen_port, settings.server.workers)

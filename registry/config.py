@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
+RESOLVED_CONFIG_ENV = "CAIS_RESOLVED_CONFIG"  # how `cais serve` hands the checked settings to its workers
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZES = {"": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30}
 
@@ -62,6 +63,7 @@ class Rule:
 Seconds = Annotated[float, Rule(parse=parse_seconds, gt=0)]
 Delay = Annotated[float, Rule(parse=parse_seconds, ge=0)]
 Bytes = Annotated[int, Rule(parse=_bytes, gt=0)]
+_ADDRESS = r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}"  # HOST:PORT, [IPv6]:PORT
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,20 @@ class _Section:
 
 @dataclass(frozen=True)
 class ServerSettings(_Section):
-    listen: Annotated[str, Rule(pattern=r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}")] = "127.0.0.1:5000"
+    listen: Annotated[str, Rule(pattern=_ADDRESS)] = "127.0.0.1:5000"
     workers: Annotated[int, Rule(ge=1, le=64)] = 1
     data_dir: str = "./cais-data"
     insecure_anonymous: bool = False
+    # TLS: PEM files (the certificate may be followed by its chain), re-read when they change.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    # Addresses (comma-separated IPs or CIDRs, or *) whose X-Forwarded-For/-Proto headers are believed.
+    trusted_proxies: Annotated[str, Rule(min_length=1)] = "127.0.0.1"
+
+    def problems(self) -> list[str]:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            return ["tls_cert and tls_key go together"]
+        return []
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,22 @@ class LogSettings(_Section):
 
 
 @dataclass(frozen=True)
+class MetricsSettings(_Section):
+    # Serve /metrics only on this address (another port), not on [server] listen.
+    listen: Annotated[str | None, Rule(pattern=_ADDRESS)] = None
+    # Require `Authorization: Bearer <token>` on /metrics.
+    token: Annotated[str | None, Rule(min_length=16, mask=_hidden)] = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str | None:
+        return None if self.listen is None else self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int | None:
+        return None if self.listen is None else int(self.listen.rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
@@ -204,6 +232,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_json(cls, text: str) -> Settings:

@@ -40,7 +40,7 @@ class Problem(Enum):
     NAME_INVALID = _Row("NAME_INVALID", 400, "invalid repository name")
     NAME_UNKNOWN = _Row("NAME_UNKNOWN", 404, "repository name not known to registry")
     SIZE_INVALID = _Row("SIZE_INVALID", 400, "provided length did not match content length")
-    TAG_INVALID = _Row("MANIFEST_INVALID", 400, "invalid tag")
+    TAG_INVALID = _Row("TAG_INVALID", 400, "invalid tag")
     # ECR answers 400 here too; DENIED would read as a credentials problem to clients.
     TAG_IMMUTABLE = _Row("MANIFEST_INVALID", 400, "the tag is immutable and already points to another manifest")
     PAGINATION_INVALID = _Row("UNSUPPORTED", 400, "n must be a non-negative integer")

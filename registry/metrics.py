@@ -1,14 +1,25 @@
 """Prometheus metrics. With several workers, each writes its own files under
-PROMETHEUS_MULTIPROC_DIR (set by `cais serve`) and /metrics sums them."""
+PROMETHEUS_MULTIPROC_DIR (set by `cais serve`) and /metrics sums them. What the registry holds
+(blobs, repositories, images, upload sessions) is counted in the database when /metrics is
+read, so every worker and replica reports the same numbers."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from storage.metadata import inventory
+from storage.metadata.engine import Database
+
+T = TypeVar("T")
 
 REQUESTS = Counter("cais_http_requests_total", "HTTP requests served", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -31,12 +42,15 @@ def uploading() -> Iterator[None]:
         UPLOADS.dec()
 
 
-def exposition() -> bytes:
+def exposition(*collectors: Collector) -> bytes:
+    """The metrics of every worker, and what `collectors` find now."""
+    registry = CollectorRegistry()
+    for collector in collectors:
+        registry.register(collector)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
-    return generate_latest(DEFAULT_REGISTRY)
+    return generate_latest(DEFAULT_REGISTRY) + generate_latest(registry)
 
 
 # The labelled children of each (route, method, status), found once: labels() validates and
@@ -62,3 +76,88 @@ def observe(route: str, method: str, status: int, seconds: float, bytes_in: int,
         received.inc(bytes_in)
     if bytes_out:
         sent.inc(bytes_out)
+
+
+# -- background jobs, authentication, the database pool -----------------------------------------
+JOB_RUNS = Counter(
+    "cais_job_runs_total",
+    "Background job runs (gc, lifecycle, uploads) by outcome: done or error",
+    ["job", "outcome"],
+)
+JOB_DURATION = Histogram(
+    "cais_job_duration_seconds",
+    "Time a background job run took",
+    ["job"],
+    buckets=(0.01, 0.1, 1, 10, 60, 300, 1800, 3600),
+)
+JOB_REMOVED = Counter(
+    "cais_job_removed_total",
+    "What background jobs removed: gc links, blobs, bytes and manifest bodies; lifecycle images; "
+    "uploads abandoned sessions",
+    ["job", "what"],
+)
+AUTH_FAILURES = Counter(
+    "cais_auth_failures_total",
+    "Credentials refused: a wrong password or secret (login), an invalid bearer token (token), a bad "
+    "AWS signature or unknown access key (signature)",
+    ["kind"],
+)
+AUTH_THROTTLED = Counter(
+    "cais_auth_throttled_total", "Logins refused with 429 after too many failures from one client address"
+)
+DB_POOL_IN_USE = Gauge(
+    "cais_db_pool_connections_in_use", "Database connections checked out of the pools", multiprocess_mode="livesum"
+)
+DB_POOL_LIMIT = Gauge(
+    "cais_db_pool_connections_limit", "Database connections the pools may open", multiprocess_mode="livesum"
+)
+
+
+def measured(job: str, run: Callable[[], T], removed: Callable[[T], dict[str, int]]) -> Callable[[], T]:
+    """`run`, counted: its outcome, duration and what it removed."""
+
+    def counted() -> T:
+        started = time.perf_counter()
+        try:
+            result = run()
+        except Exception:
+            JOB_RUNS.labels(job, "error").inc()
+            raise
+        JOB_DURATION.labels(job).observe(time.perf_counter() - started)
+        JOB_RUNS.labels(job, "done").inc()
+        for what, count in removed(result).items():
+            if count:
+                JOB_REMOVED.labels(job, what).inc(count)
+        return result
+
+    return counted
+
+
+def sample_pool(db: Database) -> None:
+    in_use, limit = db.pool_use()
+    DB_POOL_IN_USE.set(in_use)
+    DB_POOL_LIMIT.set(limit)
+
+
+class Holdings:
+    """What the registry holds, read from the database at each scrape."""
+
+    def __init__(self, db: Database, backend: str) -> None:
+        self.db = db
+        self.backend = backend
+
+    def collect(self) -> Iterator[Metric]:
+        found = inventory.take(self.db)
+        blobs = GaugeMetricFamily("cais_storage_blobs", "Blobs stored", labels=["backend"])
+        blobs.add_metric([self.backend], found.blobs)
+        size = GaugeMetricFamily("cais_storage_blob_bytes", "Bytes of the blobs stored", labels=["backend"])
+        size.add_metric([self.backend], found.blob_bytes)
+        yield blobs
+        yield size
+        yield GaugeMetricFamily("cais_repositories", "Repositories", value=found.repositories)
+        yield GaugeMetricFamily("cais_images", "Images (manifests) over all repositories", value=found.images)
+        yield GaugeMetricFamily(
+            "cais_upload_sessions",
+            "Upload sessions open (in progress, or abandoned and not yet expired)",
+            value=found.upload_sessions,
+        )

@@ -13,6 +13,18 @@ from .logs import request_id
 
 access_log = logging.getLogger("cais.access")
 API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
+_NOTES = "cais.access"  # the scope key of what handlers add to the access log line
+
+
+def annotate(scope: Scope, **fields: str) -> None:
+    """Add fields to the request's access log line. `operation` (an AWS API action such as
+    ecr:PutImage) also names the route in the metrics: every AWS call arrives on one route."""
+    scope.setdefault(_NOTES, {}).update(fields)
+
+
+def note_caller(scope: Scope, kind: str, name: str) -> None:
+    """Who made the request: a user, robot (by name) or anonymous."""
+    annotate(scope, caller_kind=kind, **({"caller": name} if name else {}))
 
 
 class RequestContext:
@@ -52,8 +64,8 @@ class RequestContext:
             request_id.reset(token)
 
     def _record(self, scope: Scope, state: dict[str, int], seconds: float) -> None:
-        endpoint = scope.get("endpoint")
-        route = getattr(endpoint, "__name__", "unmatched")
+        notes: dict[str, str] = scope.get(_NOTES, {})
+        route = notes.get("operation") or str(getattr(scope.get("endpoint"), "__name__", "unmatched"))
         metrics.observe(route, scope["method"], state["status"], seconds, state["in"], state["out"])
         if self.log_access:
             access_log.info(
@@ -67,6 +79,7 @@ class RequestContext:
                     "bytes_in": state["in"],
                     "bytes_out": state["out"],
                     "client": (scope.get("client") or ("", 0))[0],
+                    **notes,
                 },
             )
 

@@ -14,7 +14,8 @@ from .errors import OCIError, Problem
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 NAME_PATTERN = rf"{_COMPONENT}(?:/{_COMPONENT})*"
-TAG_PATTERN = r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}"
+MAX_TAG = 128
+TAG_PATTERN = rf"[a-zA-Z0-9_][a-zA-Z0-9._-]{{0,{MAX_TAG - 1}}}"
 NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
 TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
 MAX_NAME = 255
@@ -25,6 +26,9 @@ def is_name(name: str) -> bool:
 
 
 def check_name(name: str) -> str:
+    if len(name) > MAX_NAME:
+        message = f"repository name of {len(name)} characters: names are at most {MAX_NAME} characters long"
+        raise OCIError(Problem.NAME_INVALID, message, {"name": name[:300]})
     if not is_name(name):
         raise OCIError(Problem.NAME_INVALID, f"invalid repository name {name[:300]!r}", {"name": name[:300]})
     return name
@@ -35,8 +39,15 @@ def is_tag(text: str) -> bool:
 
 
 def check_tag(tag: str) -> str:
+    if len(tag) > MAX_TAG:
+        message = f"tag of {len(tag)} characters: tags are at most {MAX_TAG} characters long"
+        raise OCIError(Problem.TAG_INVALID, message, {"tag": tag[:200]})
     if not is_tag(tag):
-        raise OCIError(Problem.TAG_INVALID, f"invalid tag {tag[:200]!r}", {"tag": tag[:200]})
+        raise OCIError(
+            Problem.TAG_INVALID,
+            f"invalid tag {tag[:200]!r}: letters, digits, _ . and -, not starting with . or -",
+            {"tag": tag[:200]},
+        )
     return tag
 
 

@@ -13,6 +13,7 @@ tools stay out of the serving processes, each of which imports only what serving
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -21,25 +22,39 @@ import sys
 from types import FrameType
 from typing import NoReturn
 
+from . import logs
+from .config import RESOLVED_CONFIG_ENV, Settings
+
 APP = "registry.app:app_from_env"
+log = logging.getLogger("cais.workers")
+
+
+def _settings() -> Settings:
+    return Settings.from_json(os.environ[RESOLVED_CONFIG_ENV])
 
 
 def _serve(host: str, port: int) -> None:
     import uvicorn
 
+    from .http_server import uvicorn_options
+
+    settings = _settings()
     config = uvicorn.Config(
         APP,
         factory=True,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
         log_config=None,
         access_log=False,
         server_header=False,
         timeout_keep_alive=75,
+        **uvicorn_options(settings),
     )
-    uvicorn.Server(config).run(sockets=[_listening_socket(host, port)])
+    sockets = [_listening_socket(host, port)]
+    if settings.metrics.host is not None and settings.metrics.port is not None:
+        sockets.append(_listening_socket(settings.metrics.host, settings.metrics.port))
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -85,12 +100,26 @@ class _Supervisor:
             signal.signal(signum, self._stop)
         self.processes = [self._start() for _ in range(self.count)]
         while not self.stopping:
-            pid, _ = os.wait()  # retried after a signal handler (PEP 475)
+            pid, status = os.wait()  # retried after a signal handler (PEP 475)
             for index, process in enumerate(self.processes):
                 if process.pid == pid and not self.stopping:
                     self.processes[index] = self._start()
+                    log.warning(
+                        "worker %d %s; started worker %d in its place",
+                        pid,
+                        _exit_reason(status),
+                        self.processes[index].pid,
+                        extra={"worker": pid, "replacement": self.processes[index].pid, "status": status},
+                    )
         for process in self.processes:
             process.wait()
+
+
+def _exit_reason(status: int) -> str:
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with status {code}"
 
 
 def main(argv: list[str]) -> None:
@@ -98,6 +127,8 @@ def main(argv: list[str]) -> None:
     if workers == 1:
         _serve(host, port)
     else:
+        settings = _settings()
+        logs.setup(settings.log.level, settings.log.format)
         _Supervisor(host, port, workers).run()
 
 

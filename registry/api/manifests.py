@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,10 +33,13 @@ def _lookup_reference(text: str) -> Reference:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
+    setting = f"the registry's limit of {limit} bytes ([manifests] max_bytes)"
     declared = content_length(request)
     if declared is not None and declared > limit:
-        raise OCIError(Problem.MANIFEST_TOO_LARGE, f"manifest of {declared} bytes exceeds {limit}")
-    return await read_body(request, limit, partial(OCIError, Problem.MANIFEST_TOO_LARGE))
+        raise OCIError(Problem.MANIFEST_TOO_LARGE, f"manifest of {declared} bytes exceeds {setting}")
+    return await read_body(
+        request, limit, lambda _reason: OCIError(Problem.MANIFEST_TOO_LARGE, f"manifest exceeds {setting}")
+    )
 
 
 def _descriptor(row: ManifestRow) -> dict[str, object]:

@@ -28,6 +28,8 @@ from starlette.requests import Request
 from storage.threads import Threads
 
 from ..errors import OCIError, Problem
+from ..metrics import AUTH_FAILURES, AUTH_THROTTLED
+from ..middleware import note_caller
 from ..references import check_name
 from .outcomes import LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
 from .policy import ANONYMOUS, Principal, Rule, allowed
@@ -77,6 +79,14 @@ class Access:
             return action in self.token.actions("repository", repository)
         return self.principal is not None and action in allowed(self.principal, self.rules or [], repository)
 
+    @property
+    def caller(self) -> tuple[str, str]:
+        """(kind, name) of the caller: user, robot or anonymous (bearer tokens say which they stand for)."""
+        if self.token is not None:
+            return (self.token.kind or "token", self.subject) if self.subject else ("anonymous", "")
+        principal = self.principal or ANONYMOUS
+        return principal.kind, principal.name
+
     def lists(self, repository: str) -> bool:
         """Whether the catalog shows `repository` to this caller (its pull permission, whatever the token)."""
         if self.scheme == "open":
@@ -117,8 +127,10 @@ class Guard:
         try:
             return await self.threads.run(call, *args, **kwargs)
         except LoginThrottled as exc:
+            AUTH_THROTTLED.inc()
             raise OCIError(Problem.TOOMANYREQUESTS, headers={"Retry-After": str(exc.retry_after)}) from None
         except LoginRefused:
+            AUTH_FAILURES.labels("login").inc()
             raise refused from None
 
     def requires(self, need: Need) -> Callable[[E], E]:
@@ -136,12 +148,14 @@ class Guard:
     async def admit(self, request: Request, need: Need) -> Access:
         # Names are checked first: path tricks are refused as NAME_INVALID whoever asks.
         name = check_name(request.path_params["name"]) if need in CHALLENGE_ACTIONS else ""
+        note_caller(request.scope, "anonymous", "")  # until credentials say otherwise
         if self.authority is None:
             return OPEN
         if need is Need.PUBLIC:
             return Access("none", "", ANONYMOUS, rules=[])
         challenge = _Challenge(self.authority, request, need, name)
         access = await self._identify(request, challenge)
+        note_caller(request.scope, *access.caller)
         await self._authorize(access, need, name, challenge)
         return access
 
@@ -156,6 +170,7 @@ class Guard:
             try:
                 token = self.authority.tokens.verify(value.strip())
             except TokenInvalid:
+                AUTH_FAILURES.labels("token").inc()
                 raise challenge.error(Problem.TOKEN_INVALID, "invalid_token") from None
             return Access("bearer", token.subject, token=token)
         found = basic_credentials(value) if scheme.lower() == "basic" else None

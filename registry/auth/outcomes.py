@@ -19,6 +19,7 @@ class VerifiedToken:
     access: Mapping[tuple[str, str], frozenset[str]]
     expires_at: float
     kid: str
+    kind: str = ""  # of the subject: user or robot ("" in tokens issued before Cais said)
 
     def actions(self, kind: str, name: str) -> frozenset[str]:
         return self.access.get((kind, name), frozenset())

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from ..api.common import read_body
 from ..errors import OCIError, Problem
+from ..middleware import note_caller
 from .gate import Guard, Need, basic_credentials, client_address
 from .outcomes import LoginRefused
 from .policy import ANONYMOUS, Principal
@@ -82,7 +83,7 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
 
     async def issue(principal: Principal, scopes: list[Scope], client_id: str) -> tuple[dict[str, Any], str]:
         granted = await guard.threads.run(authority.grant, principal, scopes)
-        token = authority.tokens.issue(principal.name, granted)
+        token = authority.tokens.issue(principal.name, granted, kind=principal.kind)
         scope = " ".join(str(s) for s in granted if s.actions)
         log.info("token issued", extra={"subject": principal.name, "scope": scope, "client_id": client_id[:100]})
         return {"access_token": token.token, "expires_in": token.expires_in, "issued_at": token.issued_at}, scope
@@ -103,6 +104,7 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
         service = checked_service(params.get("service"))
         scopes = checked_scopes(params.getlist("scope"))
         principal = await caller(request)
+        note_caller(request.scope, principal.kind, principal.name)
         body, _ = await issue(principal, scopes, params.get("client_id", ""))
         body["token"] = body["access_token"]
         if params.get("offline_token") == "true" and not principal.anonymous:
@@ -124,6 +126,7 @@ def routes(authority: Authority, guard: Guard) -> list[Route]:
             principal = await guard.log_in(refused, directory.redeem_refresh_token, token, service, client)
         else:
             raise _invalid("grant_type must be password or refresh_token")
+        note_caller(request.scope, principal.kind, principal.name)
         body, granted = await issue(principal, scopes, _one(form, "client_id"))
         body["scope"] = granted
         if grant_type == "refresh_token":

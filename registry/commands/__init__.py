@@ -8,10 +8,29 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
+from ..config import parse_seconds
 from ..services import Services
 
 Handler = Callable[[argparse.Namespace, Services], int]
+
+
+def action(
+    actions: Any, common: Callable[[argparse.ArgumentParser], None], name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """`cais COMMAND NAME`: a subcommand with the common flags (--config, --data-dir)."""
+    parser: argparse.ArgumentParser = actions.add_parser(name, help=summary, description=description)
+    common(parser)
+    return parser
+
+
+def duration(text: str) -> float:
+    """A command-line duration, written as in the configuration: 90, 90s, 15m, 24h, 7d."""
+    try:
+        return parse_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def human_size(size: int) -> str:

@@ -1,18 +1,24 @@
-"""`cais repo create|list|show|delete|set` and `cais image list`."""
+"""`cais repo create|list|show|delete|set`, `cais image list|delete` and `cais tag delete`."""
 
 from __future__ import annotations
 
 import argparse
 import datetime
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from storage.images import ImageRef
+from storage.manifest_store import REFERENCED
+from storage.metadata.images import ImageRow
 from storage.metadata.repositories import MUTABILITIES, Settings
 from storage.repository_store import Repository
 
+from ..errors import OCIError
+from ..references import check_name, check_tag, parse_digest
 from ..services import Services
-from . import human_size
+from . import action, human_size
 
 
 def _when(timestamp: float | None) -> str:
@@ -82,12 +88,20 @@ def create(args: argparse.Namespace, services: Services) -> int:
 
 def list_repositories(args: argparse.Namespace, services: Services) -> int:
     after = ""
-    print(f"{'REPOSITORY':<50} {'IMAGES':>7} {'TAG MUTABILITY':<26} CREATED")
+    found: list[dict[str, Any]] = []
+    if not args.json:
+        print(f"{'REPOSITORY':<50} {'IMAGES':>7} {'TAG MUTABILITY':<26} CREATED")
     while page := services.repositories.page(after, 500):
         for repo in page:
             mode = repo.settings.tag_mutability
-            print(f"{repo.name:<50} {repo.image_count:>7} {mode:<26} {_when(repo.row.created_at)}")
+            if args.json:
+                found.append({"name": repo.name, "images": repo.image_count, "tagMutability": mode})
+                found[-1]["createdAt"] = _when(repo.row.created_at)
+            else:
+                print(f"{repo.name:<50} {repo.image_count:>7} {mode:<26} {_when(repo.row.created_at)}")
         after = page[-1].name
+    if args.json:
+        print(json.dumps(found, indent=2))
     return 0
 
 
@@ -119,14 +133,81 @@ def set_settings(args: argparse.Namespace, services: Services) -> int:
 
 
 def list_images(args: argparse.Namespace, services: Services) -> int:
+    images = services.images.all(args.repository)
+    if args.json:
+        print(json.dumps([_image(image) for image in images], indent=2))
+        return 0
     print(f"{'DIGEST':<71} {'TAGS':<24} {'SIZE':>10} {'PUSHED':<19} {'LAST PULLED':<19} MEDIA TYPE / ARTIFACT TYPE")
-    for image in services.images.all(args.repository):
+    for image in images:
         tags = ",".join(image.tags) or "<untagged>"
         kinds = image.media_type + (f" / {image.artifact_type}" if image.artifact_type else "")
         print(
             f"{image.digest:<71} {tags:<24} {human_size(image.size):>10} {_when(image.pushed_at):<19} "
             f"{_when(image.pulled_at):<19} {kinds}"
         )
+    return 0
+
+
+def _image(image: ImageRow) -> dict[str, Any]:
+    return {
+        "digest": image.digest,
+        "tags": list(image.tags),
+        "size": image.size,
+        "pushedAt": _when(image.pushed_at),
+        "lastPulledAt": None if image.pulled_at is None else _when(image.pulled_at),
+        "mediaType": image.media_type,
+        "artifactType": image.artifact_type,
+    }
+
+
+def image_reference(text: str) -> tuple[str, ImageRef]:
+    """REPO:TAG or REPO@DIGEST, checked as the OCI API checks them."""
+    name, at, digest = text.partition("@")
+    tag = None
+    if not at:
+        name, colon, tag = text.rpartition(":")
+        if not colon or "/" in tag:
+            raise argparse.ArgumentTypeError(f"{text!r} is neither REPO:TAG nor REPO@DIGEST")
+    try:
+        check_name(name)
+        if tag is not None:
+            check_tag(tag)
+        else:
+            parse_digest(digest)
+    except OCIError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    return name, ImageRef(digest=digest or None, tag=tag)
+
+
+def delete_image(args: argparse.Namespace, services: Services) -> int:
+    repository, ref = args.image
+    found = services.images.lookup(repository, [ref])[0].image
+    if found is None:
+        print(f"cais: no image {ref.tag or ref.digest} in {repository}", file=sys.stderr)
+        return 1
+    deletion = services.manifests.delete_images(repository, [ImageRef(digest=found.digest)])[0]
+    if deletion.failure == REFERENCED:
+        print(f"cais: {found.digest} is listed by an index in {repository}: delete the index first", file=sys.stderr)
+        return 1
+    if deletion.failure is not None:
+        print(f"cais: no image {found.digest} in {repository}", file=sys.stderr)
+        return 1
+    tags = ", ".join(found.tags) or "untagged"
+    print(f"deleted {repository}@{found.digest} ({tags}); its blobs are reclaimed by the next garbage collection")
+    return 0
+
+
+def tag_reference(text: str) -> tuple[str, str]:
+    repository, ref = image_reference(text)
+    if ref.tag is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not REPO:TAG (`cais image delete` removes images by digest)")
+    return repository, ref.tag
+
+
+def delete_tag(args: argparse.Namespace, services: Services) -> int:
+    repository, tag = args.tag
+    services.manifests.delete(repository, tag)
+    print(f"deleted tag {repository}:{tag}; the image stays, untagged unless other tags point to it")
     return 0
 
 
@@ -146,6 +227,7 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     listed = actions.add_parser(
         "list", help="list repositories", description="List every repository with its image count."
     )
+    listed.add_argument("--json", action="store_true", help="print JSON")
     listed.set_defaults(handler=list_repositories)
     common(listed)
     shown = actions.add_parser(
@@ -176,5 +258,30 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
         "times, media type and artifact type.",
     )
     image_list.add_argument("repository", metavar="REPO")
+    image_list.add_argument("--json", action="store_true", help="print JSON")
     image_list.set_defaults(handler=list_images)
     common(image_list)
+    image_delete = action(
+        image_actions,
+        common,
+        "delete",
+        "delete an image",
+        "Delete the image REPO:TAG points to (with every tag pointing to it), or REPO@DIGEST. An image that an "
+        "index of the repository lists is kept: delete the index first. The bytes go at the next garbage "
+        "collection.",
+    )
+    image_delete.add_argument("image", metavar="REPO:TAG|REPO@DIGEST", type=image_reference)
+    image_delete.set_defaults(handler=delete_image)
+
+    tag = commands.add_parser("tag", help="manage tags", description="Remove tags from images.")
+    tag_actions = tag.add_subparsers(dest="action", metavar="ACTION", required=True)
+    tag_delete = action(
+        tag_actions,
+        common,
+        "delete",
+        "delete a tag",
+        "Remove the tag REPO:TAG. The image it pointed to stays (untagged if no other tag points to it): "
+        "lifecycle policies or `cais image delete` remove images.",
+    )
+    tag_delete.add_argument("tag", metavar="REPO:TAG", type=tag_reference)
+    tag_delete.set_defaults(handler=delete_tag)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -12,11 +13,16 @@ from tqdm import tqdm
 from storage.fsck import Fsck, Report
 
 from ..services import Services
-from . import human_size
+from . import duration, human_size
 
 
 def _bar(total: int, what: str) -> tqdm[Any]:
-    return tqdm(total=total, desc=what, unit="item", file=sys.stderr, disable=None)
+    # A terminal that reports no size yet (docker exec -t before its first resize, script(1))
+    # would get no bar at all (tqdm reads 0 rows as no room): shutil falls back to 80x24 there.
+    size = shutil.get_terminal_size()
+    return tqdm(
+        total=total, desc=what, unit="item", file=sys.stderr, disable=None, ncols=size.columns, nrows=size.lines
+    )
 
 
 def gc(args: argparse.Namespace, services: Services) -> int:
@@ -80,7 +86,9 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
         "bodies no repository holds. Untagged images are not touched: lifecycle policies decide those.",
     )
     collect.add_argument("--dry-run", action="store_true", help="show what would be removed and the bytes freed")
-    collect.add_argument("--grace", type=float, metavar="SECONDS", help="override [gc] grace for this run")
+    collect.add_argument(
+        "--grace", type=duration, metavar="DURATION", help="override [gc] grace for this run (such as 0, 90s, 1h)"
+    )
     collect.set_defaults(handler=gc)
     common(collect)
     check = commands.add_parser(

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from storage.threads import Threads
 
 from ..auth import policy, sigv4
+from ..metrics import AUTH_FAILURES
 from .errors import AwsError, Fault
 
 if TYPE_CHECKING:  # only a registry with authentication loads it (see auth/outcomes)
@@ -72,14 +73,20 @@ class Principal:
     access_key_id: str | None = None
     identity: policy.Principal | None = None  # None: authentication is off, everything is allowed
     rules: tuple[policy.Rule, ...] = ()
+    region: str | None = None  # of the signature's credential scope (None: unsigned)
 
     def may(self, repository: str, action: str) -> bool:
         return self.identity is None or action in policy.allowed(self.identity, self.rules, repository)
 
     @property
+    def caller(self) -> tuple[str, str]:
+        """(kind, name) for the access log; without authentication nobody is verified: anonymous."""
+        return (self.identity.kind, self.identity.name) if self.identity is not None else ("anonymous", "")
+
+    @property
     def actor(self) -> str:
         """Who this is in the tag history: the account, or "" (anyone) when authentication is off."""
-        return self.name if self.identity is not None else ""
+        return self.caller[1]
 
 
 ANONYMOUS = Principal("anonymous")
@@ -120,14 +127,15 @@ async def authenticate(request: Request, body: bytes, authority: Authority | Non
         if header is None:
             return ANONYMOUS
         signed = parse_authorization(header)
-        return Principal(signed.access_key_id, signed.access_key_id)
+        return Principal(signed.access_key_id, signed.access_key_id, region=signed.region)
     try:
         signed_request = sigv4.from_asgi(request.scope, body)
         verified = await threads.run(sigv4.verify, signed_request, authority.directory.aws_credential)
     except sigv4.SigV4Error as exc:
+        AUTH_FAILURES.labels("signature").inc()
         raise AwsError(_SIGV4_FAULTS[type(exc)], str(exc)) from None
     rules = await threads.run(authority.directory.rules, verified.principal)
-    return Principal(verified.principal.name, verified.access_key_id, verified.principal, tuple(rules))
+    return Principal(verified.principal.name, verified.access_key_id, verified.principal, tuple(rules), verified.region)
 
 
 def authorize(principal: Principal, repository: str | None, action: str) -> None:

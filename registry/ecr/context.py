@@ -1,5 +1,6 @@
-"""What every ECR operation needs: the stores, the registry's identity (account id and region,
-from the [ecr] settings) and the call being served."""
+"""What every ECR operation needs: the stores, the registry's identity (account id from the
+[ecr] settings; the region the client signed for, [ecr] region for unsigned calls) and the call
+being served."""
 
 from __future__ import annotations
 
@@ -33,25 +34,30 @@ class Context:
     def registry_id(self) -> str:
         return self.services.settings.ecr.account_id
 
-    @property
-    def region(self) -> str:
-        return self.services.settings.ecr.region
+    def region(self, principal: Principal) -> str:
+        """The region of the call: one registry answers as ECR would in whichever region a client
+        uses, so ARNs carry the region of the signature (AWS SDKs sign for their configured region)."""
+        return principal.region or self.services.settings.ecr.region
 
-    def arn(self, repository: str) -> str:
-        return f"arn:aws:ecr:{self.region}:{self.registry_id}:repository/{repository}"
+    def arn(self, call: Call, repository: str) -> str:
+        return f"arn:aws:ecr:{self.region(call.principal)}:{self.registry_id}:repository/{repository}"
 
-    def repository_of_arn(self, arn: str) -> str:
-        prefix = f"arn:aws:ecr:{self.region}:{self.registry_id}:repository/"
+    def repository_of_arn(self, arn: str, principal: Principal) -> str:
+        prefix = f"arn:aws:ecr:{self.region(principal)}:{self.registry_id}:repository/"
         if not arn.startswith(prefix) or len(arn) == len(prefix):
             raise invalid_parameter("resourceArn", "Invalid parameter at 'resourceArn': not a repository ARN")
         return arn[len(prefix) :]
 
-    def target(self, params: dict[str, Any]) -> str | None:
+    def resource(self, call: Call) -> str:
+        """The repository named by the call's resourceArn."""
+        return self.repository_of_arn(call.params["resourceArn"], call.principal)
+
+    def target(self, params: dict[str, Any], principal: Principal) -> str | None:
         """The repository a call acts on, for authorization (None: the registry itself)."""
         if "repositoryName" in params:
             return str(params["repositoryName"])
         arn = params.get("resourceArn")
-        return self.repository_of_arn(arn) if arn is not None else None
+        return self.repository_of_arn(arn, principal) if arn is not None else None
 
     @staticmethod
     def host(request: Request) -> str:

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
-
 from storage.metadata.images import ImageRow
 from storage.metadata.repositories import Settings
 from storage.repository_store import Repository
 
-from .context import Context
+from .context import Call, Context
 
 
 def exclusion_filters(settings: Settings) -> list[dict[str, str]]:
     return [{"filterType": "WILDCARD", "filter": pattern} for pattern in settings.mutability_exclusions]
 
 
-def repository(context: Context, request: Request, repo: Repository) -> dict[str, Any]:
+def repository(context: Context, call: Call, repo: Repository) -> dict[str, Any]:
     settings = repo.settings
     shape: dict[str, Any] = {
-        "repositoryArn": context.arn(repo.name),
+        "repositoryArn": context.arn(call, repo.name),
         "registryId": context.registry_id,
         "repositoryName": repo.name,
-        "repositoryUri": context.repository_uri(request, repo.name),
+        "repositoryUri": context.repository_uri(call.request, repo.name),
         "createdAt": repo.row.created_at,
         "imageTagMutability": settings.tag_mutability,
         "imageScanningConfiguration": {"scanOnPush": settings.scan_on_push},

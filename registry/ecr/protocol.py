@@ -16,6 +16,7 @@ from storage.errors import NameUnknown
 
 from ..api.common import read_body
 from ..auth.gate import Need
+from ..middleware import annotate, note_caller
 from ..services import Services
 from . import access, images, layers, lifecycle, model, registry_ops, repositories, shapes
 from .context import Call, Context, Handler
@@ -52,10 +53,12 @@ def routes(services: Services) -> list[Route]:
             handler = handlers.get(name)
             if operation is None or handler is None:
                 raise AwsError(Fault.UNKNOWN_OPERATION, f"operation {target[:200]!r} is not supported")
+            annotate(request.scope, operation=f"ecr:{name}")
             raw = await read_body(request, MAX_BODY, partial(AwsError, Fault.SERIALIZATION))
             principal = await access.authenticate(request, raw, services.authority, services.threads)
+            note_caller(request.scope, *principal.caller)
             params = shapes.validate(operation, _json(raw))
-            access.authorize(principal, context.target(params), f"ecr:{name}")
+            access.authorize(principal, context.target(params, principal), f"ecr:{name}")
             result = await handler(Call(request, principal, params))
         except NameUnknown as exc:
             return error_response(context.not_found(exc.detail["name"]))

@@ -41,7 +41,7 @@ def operations(context: Context) -> dict[str, Handler]:
                 f"The repository with name '{name}' already exists in the registry with id '{context.registry_id}'"
             )
             raise AwsError(Fault.REPOSITORY_ALREADY_EXISTS, message) from None
-        return {"repository": present.repository(context, call.request, created)}
+        return {"repository": present.repository(context, call, created)}
 
     async def describe_repositories(call: Call) -> dict[str, Any]:
         if call.params.get("registryId", context.registry_id) != context.registry_id:
@@ -55,11 +55,11 @@ def operations(context: Context) -> dict[str, Handler]:
             missing = sorted(set(names) - {repo.name for repo in found})
             if missing:
                 raise context.not_found(missing[0])
-            return {"repositories": [present.repository(context, call.request, repo) for repo in found]}
+            return {"repositories": [present.repository(context, call, repo) for repo in found]}
         (after,) = pages.position(call.params, [""])
         found = await run(store.page, after, limit + 1)
         visible = [repo for repo in found[:limit] if call.principal.may(repo.name, "pull")]  # pages may run short
-        result: dict[str, Any] = {"repositories": [present.repository(context, call.request, repo) for repo in visible]}
+        result: dict[str, Any] = {"repositories": [present.repository(context, call, repo) for repo in visible]}
         if len(found) > limit:
             result["nextToken"] = pages.token([found[limit - 1].name])
         return result
@@ -67,7 +67,7 @@ def operations(context: Context) -> dict[str, Handler]:
     async def delete_repository(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         deleted = await run(store.delete, name, call.params.get("force", False))
-        return {"repository": present.repository(context, call.request, deleted)}
+        return {"repository": present.repository(context, call, deleted)}
 
     async def put_image_tag_mutability(call: Call) -> dict[str, Any]:
         name = context.repository(call)
@@ -92,15 +92,15 @@ def operations(context: Context) -> dict[str, Handler]:
         }
 
     async def tag_resource(call: Call) -> dict[str, Any]:
-        await run(store.tag, context.repository_of_arn(call.params["resourceArn"]), _labels(call.params))
+        await run(store.tag, context.resource(call), _labels(call.params))
         return {}
 
     async def untag_resource(call: Call) -> dict[str, Any]:
-        await run(store.untag, context.repository_of_arn(call.params["resourceArn"]), call.params["tagKeys"])
+        await run(store.untag, context.resource(call), call.params["tagKeys"])
         return {}
 
     async def list_tags_for_resource(call: Call) -> dict[str, Any]:
-        repo = await run(store.get, context.repository_of_arn(call.params["resourceArn"]))
+        repo = await run(store.get, context.resource(call))
         return {"tags": [{"Key": key, "Value": value} for key, value in repo.labels.items()]}
 
     return {

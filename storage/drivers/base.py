@@ -43,6 +43,9 @@ class Driver(Protocol):
     #: The smallest PATCH chunk the backend can take without buffering, announced to clients.
     min_chunk: int
 
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the backend answers (readiness probes)."""
+
     def stat(self, key: str) -> Stat:
         """Size of the object, or NotFound."""
 

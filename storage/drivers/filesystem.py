@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from .. import keys
-from .base import NotFound, Stat, UploadState
+from .base import NotFound, Stat, StorageUnavailable, UploadState
 
 READ_BLOCK = 1 << 20
 _SYNC_FILE_RANGE_WRITE = 2
@@ -89,6 +89,10 @@ class FilesystemDriver:
 
     def _path(self, key: str) -> str:
         return os.path.join(self.root, *key.split("/"))
+
+    def check(self) -> None:
+        if not os.path.isdir(self.root):  # an unmounted volume, a removed directory
+            raise StorageUnavailable(f"blob root {self.root} is not a directory")
 
     def stat(self, key: str) -> Stat:
         try:

@@ -42,6 +42,9 @@ class MemoryDriver:
         except KeyError:
             raise NotFound(key) from None
 
+    def check(self) -> None:
+        pass
+
     def stat(self, key: str) -> Stat:
         return Stat(len(self._get(key)))
 

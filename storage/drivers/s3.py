@@ -109,6 +109,13 @@ class S3Driver:
             args["StorageClass"] = self.options.storage_class
         return args
 
+    def check(self) -> None:
+        try:
+            with _s3_errors(f"bucket {self.bucket}"):
+                self.client.head_bucket(Bucket=self.bucket)
+        except NotFound:
+            raise StorageUnavailable(f"S3 bucket {self.bucket} does not exist") from None
+
     def stat(self, key: str) -> Stat:
         with _s3_errors(key):
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))

@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.pool import QueuePool
 
 from ..drivers.base import StorageUnavailable
 from ..threads import LIMIT
@@ -236,6 +237,13 @@ class Database:
                 yield conn
         except _LOST as exc:
             raise _unavailable(exc) from exc
+
+    def pool_use(self) -> tuple[int, int]:
+        """Connections of this process checked out now, and the most its pool opens."""
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):  # an in-memory database of a unit test
+            return 0, 0
+        return pool.checkedout(), pool.size() + pool._max_overflow  # no public accessor for the overflow limit
 
     def dispose(self) -> None:
         self.engine.dispose()

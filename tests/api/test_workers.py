@@ -46,6 +46,10 @@ def test_the_supervisor_replaces_a_worker_that_dies(start_server: Callable[..., 
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: len(_children(proc.pid) - {victim}) == 2)
     assert httpx.get(f"{server.url}/v2/").status_code == 200
+    replacement = (_children(proc.pid) - workers).pop()
+    wait_for(
+        lambda: f"worker {victim} was killed by SIGKILL; started worker {replacement} in its place" in server.log()
+    )
     survivors = _children(proc.pid)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0

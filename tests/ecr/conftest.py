@@ -13,11 +13,11 @@ from botocore.config import Config
 from conformance.client import Registry
 
 
-def ecr_client(url: str, validate: bool = True, key_id: str = "x", secret: str = "y") -> Any:
+def ecr_client(url: str, validate: bool = True, key_id: str = "x", secret: str = "y", region: str = "us-east-1") -> Any:
     return boto3.client(
         "ecr",
         endpoint_url=url,
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
         config=Config(parameter_validation=validate, retries={"max_attempts": 1}),

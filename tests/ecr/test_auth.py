@@ -18,14 +18,6 @@ from tests.ecr.conftest import ecr_client
 from tests.support.auth import AuthRegistry, running_auth_registry, uid
 
 
-def _keys(registry: AuthRegistry, pattern: str, actions: str) -> tuple[str, str, str]:
-    """(robot name, access key id, secret access key) of a new AWS-style robot."""
-    name = uid("ecr-")
-    output = registry.cli("token", "create", "--aws", "--name", name, "--repo", pattern, "--actions", actions).stdout
-    pair = dict(line.split("=", 1) for line in output.split())
-    return name, pair["AWS_ACCESS_KEY_ID"], pair["AWS_SECRET_ACCESS_KEY"]
-
-
 def _client(registry: AuthRegistry, key_id: str, secret: str) -> Any:
     return ecr_client(registry.url, key_id=key_id, secret=secret)
 
@@ -43,7 +35,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRegistry]
 
 
 def test_calls_must_be_signed_with_a_known_key(registry: AuthRegistry) -> None:
-    _, key_id, secret = _keys(registry, "*", "admin")
+    _, key_id, secret = registry.aws_robot("*", "admin")
     assert "repositories" in _client(registry, key_id, secret).describe_repositories()
     assert _code(_client(registry, key_id, "not-the-secret").describe_repositories) == "InvalidSignatureException"
     assert (
@@ -58,7 +50,7 @@ def test_calls_must_be_signed_with_a_known_key(registry: AuthRegistry) -> None:
 
 def test_operations_need_the_matching_permission(registry: AuthRegistry) -> None:
     team = uid("team")
-    _, admin_id, admin_secret = _keys(registry, f"{team}/*", "admin")
+    _, admin_id, admin_secret = registry.aws_robot(f"{team}/*", "admin")
     admin = _client(registry, admin_id, admin_secret)
     admin.create_repository(repositoryName=f"{team}/app")
     admin.create_repository(repositoryName=f"{team}/hidden")
@@ -66,7 +58,7 @@ def test_operations_need_the_matching_permission(registry: AuthRegistry) -> None
     user = registry.user(("*", "admin"))
     assert registry.basic(user).push_image(f"{team}/app", image, "v1").status_code == 201
 
-    robot, reader_id, reader_secret = _keys(registry, f"{team}/app", "pull")
+    robot, reader_id, reader_secret = registry.aws_robot(f"{team}/app", "pull")
     reader = _client(registry, reader_id, reader_secret)
     found = reader.batch_get_image(repositoryName=f"{team}/app", imageIds=[{"imageTag": "v1"}])
     assert found["images"][0]["imageId"]["imageDigest"] == image.digest
@@ -94,7 +86,7 @@ def test_authorization_token_logs_docker_in_as_aws(registry: AuthRegistry, tmp_p
     user = registry.user(("*", "admin"))
     registry.basic(user).push_image(f"{team}/app", make_image(), "v1")
     registry.basic(user).push_image(f"{team}/other", make_image(), "v1")
-    robot, key_id, secret = _keys(registry, f"{team}/app", "pull")
+    robot, key_id, secret = registry.aws_robot(f"{team}/app", "pull")
     data = _client(registry, key_id, secret).get_authorization_token()["authorizationData"][0]
     name, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     assert name == "AWS" and data["proxyEndpoint"] == registry.url

@@ -170,6 +170,19 @@ def test_resource_tags(ecr: Any, new_repo: Callable[..., str]) -> None:
     assert error_of(info)[0] == "RepositoryNotFoundException"
 
 
+def test_arns_use_the_region_the_client_signed_for(ecr: Any, registry_url: str, repo_name: str) -> None:
+    frankfurt = ecr_client(registry_url, region="eu-central-1")
+    arn = frankfurt.create_repository(repositoryName=repo_name)["repository"]["repositoryArn"]
+    assert arn == f"arn:aws:ecr:eu-central-1:000000000000:repository/{repo_name}"
+    frankfurt.tag_resource(resourceArn=arn, tags=[{"Key": "team", "Value": "a"}])
+    assert ecr.describe_repositories(repositoryNames=[repo_name])["repositories"][0]["repositoryArn"] == arn.replace(
+        "eu-central-1", "us-east-1"
+    )
+    with pytest.raises(ClientError) as info:
+        ecr.list_tags_for_resource(resourceArn=arn)  # another region's resource, as on AWS
+    assert error_of(info)[0] == "InvalidParameterException"
+
+
 def test_repository_policy(ecr: Any, new_repo: Callable[..., str]) -> None:
     name = new_repo()
     with pytest.raises(ClientError) as info:

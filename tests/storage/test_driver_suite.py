@@ -119,3 +119,7 @@ def test_presigned_url_is_optional(driver: Driver) -> None:
     driver.put("k", b"v")
     url = driver.presigned_url("k", 60)
     assert url is None or url.startswith("http")
+
+
+def test_check_answers_when_the_backend_does(driver: Driver) -> None:
+    driver.check()

@@ -137,6 +137,13 @@ def test_persistent_errors_become_storage_unavailable(seaweed: SeaweedFS, proxy:
     unreachable = seaweed.driver(endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=2, timeout_seconds=5)
     with pytest.raises(StorageUnavailable):
         unreachable.list("blobs/")
+    with pytest.raises(StorageUnavailable):
+        unreachable.check()  # what /readyz asks
+
+
+def test_check_needs_the_bucket(seaweed: SeaweedFS) -> None:
+    with pytest.raises(StorageUnavailable, match="does not exist"):
+        seaweed.driver(bucket="no-such-bucket").check()
 
 
 def test_a_read_broken_midway_resumes_where_it_broke(seaweed: SeaweedFS, proxy: FaultProxy) -> None:

@@ -63,6 +63,13 @@ class AuthRegistry:
         secret = self.cli("token", "create", "--name", name, *repos, "--actions", actions, *extra).stdout.strip()
         return name, secret
 
+    def aws_robot(self, pattern: str, actions: str) -> tuple[str, str, str]:
+        """(robot name, access key id, secret access key) of a new robot with an AWS-style key pair."""
+        name = uid("ecr-")
+        output = self.cli("token", "create", "--aws", "--name", name, "--repo", pattern, "--actions", actions).stdout
+        pair = dict(line.split("=", 1) for line in output.split())
+        return name, pair["AWS_ACCESS_KEY_ID"], pair["AWS_SECRET_ACCESS_KEY"]
+
     def grant(self, subject: list[str], pattern: str, actions: str) -> None:
         self.cli("perm", "grant", *subject, "--repo", pattern, "--actions", actions)
 

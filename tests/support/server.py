@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -38,10 +39,21 @@ class ServerProcess:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    host: str = "127.0.0.1"
+    ca: Path | None = None  # the server speaks TLS (configured in env or args) with a certificate of this CA
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca else 'http'}://{self.address}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What httpx verifies the server with."""
+        return ssl.create_default_context(cafile=str(self.ca)) if self.ca else True
 
     @property
     def log_path(self) -> Path:
@@ -49,7 +61,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         env = {**os.environ, **self.env}
-        command = [*CAIS, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir), *self.args]
+        command = [*CAIS, "serve", "--listen", self.address, "--data-dir", str(self.data_dir), *self.args]
         with open(self.log_path, "ab") as log:
             log_start = log.tell()
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -65,7 +77,7 @@ class ServerProcess:
 
     def _healthy(self) -> bool:
         try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+            return httpx.get(f"{self.url}/healthz", timeout=1, verify=self.verify).status_code == 200
         except httpx.HTTPError:
             return False
 

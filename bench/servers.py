@@ -52,6 +52,7 @@ class Server:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.state: dict[str, Any] = {}
+        self.helpers: list[subprocess.Popen[bytes]] = []  # processes a workload started beside it
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -88,6 +89,9 @@ class Server:
         return procstat.process_tree(self.proc.pid)
 
     def stop(self) -> None:
+        for helper in self.helpers:
+            helper.terminate()
+            helper.wait(15)
         if self.proc is None or self.proc.poll() is not None:
             return
         os.killpg(self.proc.pid, signal.SIGTERM)

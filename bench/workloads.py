@@ -11,6 +11,7 @@ import os
 import random
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,13 +21,14 @@ from urllib.parse import urlsplit
 import uvloop
 
 from .client import AsyncConnection, Connection, Response
-from .servers import Server
+from .servers import ROOT, Server, free_port
 
 MiB = 1 << 20
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 HOST = "127.0.0.1"
+WEBHOOKS = ("bench-1", "bench-2", "bench-3")
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,38 @@ def run_push_many(server: Server, sizes: Sizes, images: list[Image]) -> Outcome:
     return Outcome(len(images))
 
 
+def prepare_push_many_hooks(server: Server, sizes: Sizes, rep: int) -> list[Image]:
+    """push_many, with three webhook subscriptions on Cais (delivered meanwhile to a receiver
+    process): what the outbox costs a push. Distribution runs plain push_many again: its
+    notifications are configured at start and would weigh on every other workload."""
+    if server.name == "Cais":
+        if not server.helpers:
+            server.state["receiver"] = free_port()
+            command = [sys.executable, "-m", "bench.receiver", str(server.state["receiver"])]
+            server.helpers.append(subprocess.Popen(command, cwd=ROOT))
+        url = f"http://{HOST}:{server.state['receiver']}/hook"
+        for name in WEBHOOKS:
+            body = json.dumps({"name": name, "url": url}).encode()
+            _expect(_api(server, "POST", "/api/v1/webhooks", body), 201)
+    return [_image(f"hooks-r{rep}/img-{i:04d}", i, sizes.layer) for i in range(sizes.images)]
+
+
+def run_push_many_hooks(server: Server, sizes: Sizes, images: list[Image]) -> Outcome:
+    outcome = run_push_many(server, sizes, images)
+    if server.name == "Cais":  # the other workloads run without them (a few ms, timed)
+        for name in WEBHOOKS:
+            _expect(_api(server, "DELETE", f"/api/v1/webhooks/{name}"), 204)
+    return outcome
+
+
+def _api(server: Server, method: str, path: str, body: bytes = b"") -> Response:
+    conn = Connection(HOST, server.port)
+    try:
+        return conn.request(method, path, {"Content-Type": "application/json"}, body)
+    finally:
+        conn.close()
+
+
 def prepare_pull_many(server: Server, sizes: Sizes, rep: int) -> list[tuple[str, str]]:
     """HEAD by tag and GET by digest of every manifest, and HEAD of every blob, shuffled."""
     calls = []
@@ -404,4 +438,5 @@ CASES = [
     Case("tags", "tags/s", "µs/req", 1e6, prepare_tags, run_tags),
     Case("tags_paged", "pages/s", "µs/req", 1e6, prepare_tags, run_tags_paged),
     Case("catalog", "names/s", "µs/req", 1e6, _nothing, run_catalog),
+    Case("push_many_hooks", "images/s", "ms/image", 1e3, prepare_push_many_hooks, run_push_many_hooks, True),
 ]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from hooks import retention
 from storage.digest import DigestError
 from storage.drivers.base import StorageUnavailable
 from storage.errors import StoreError
@@ -24,7 +25,7 @@ from storage.lifecycle.runner import Expired
 from storage.metadata.locks import run_exclusively
 
 from . import logs
-from .api import base, blobs, manifests, ops, uploads
+from .api import base, blobs, manifests, ops, uploads, webhooks
 from .auth import token_endpoint
 from .auth.gate import need_of
 from .config import RESOLVED_CONFIG_ENV, Settings
@@ -64,6 +65,10 @@ def _collected(result: CollectionResult) -> dict[str, int]:
     return {"links": result.links, "blobs": result.blobs, "bytes": result.bytes, "manifest_bodies": result.bodies}
 
 
+def _pruned(events: int) -> dict[str, int]:
+    return {"events": events}
+
+
 def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, None]]:
     """Every worker runs these; the ones that must not overlap take a lease in the database."""
     expire = partial(services.uploads.expire, settings.uploads.expire_after)
@@ -82,6 +87,10 @@ def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, No
         collect = measured("gc", services.collector.collect, _collected)
         one_collection = partial(run_exclusively, services.db, "gc", LEASE, collect)
         jobs.append(every(threads, "garbage collection", settings.gc.interval, one_collection))
+    prune = measured("events", partial(retention.prune, services.db, settings.events.retention), _pruned)
+    prune_once = partial(run_exclusively, services.db, "event retention", LEASE, prune)
+    jobs.append(every(threads, "event retention", settings.events.prune_interval, prune_once))
+    jobs.append(services.dispatcher().run())
     return jobs
 
 
@@ -113,6 +122,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + manifests.routes(services)
         + ops.routes(services)
         + ecr.routes(services)
+        + webhooks.routes(services)
         + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )
     if settings.ui.enabled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import getpass
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ from typing import Any
 
 from . import config, startup
 from .auth import cli as auth_cli
-from .commands import lifecycle, repos, storage_ops
+from .commands import lifecycle, repos, storage_ops, webhooks
 
 DESCRIPTION = """\
 Cais: an OCI container registry with ECR-style management.
@@ -68,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "and flags, as JSON.",
     )
     _common(show)
-    for module in (repos, lifecycle, storage_ops, auth_cli):
+    for module in (repos, lifecycle, storage_ops, auth_cli, webhooks):
         module.add(commands, _common)
     return parser
 
@@ -167,7 +168,16 @@ def _serve(settings: config.Settings) -> int:
     workers.exec_workers(settings.listen_host, settings.listen_port, settings.server.workers)
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
+
+
 def _manage(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Run a management command; the events it writes say `cli` and the OS user did it."""
+    from storage import actor
     from storage.errors import StoreError
 
     from .services import open_services
@@ -178,7 +188,8 @@ def _manage(args: argparse.Namespace, settings: config.Settings) -> int:
         return 2
     services = open_services(settings)
     try:
-        code: int = args.handler(args, services)
+        with actor.acting(actor.Actor("cli", _os_user())):
+            code: int = args.handler(args, services)
         return code
     except StoreError as exc:
         print(f"cais: {exc.message}", file=sys.stderr)

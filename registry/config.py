@@ -195,6 +195,22 @@ class UiSettings(_Section):
 
 
 @dataclass(frozen=True)
+class EventSettings(_Section):
+    """Events and webhooks (hooks/)."""
+
+    retention: Seconds = 7 * 86400.0  # events older than this are pruned, with their deliveries
+    prune_interval: Seconds = 3600.0
+    poll_interval: Seconds = 1.0  # how often each process looks for events to fan out and deliver
+    max_attempts: Annotated[int, Rule(ge=1, le=100)] = 20  # then a delivery is dead-lettered
+    retry_base: Seconds = 10.0  # the first retry waits about this long; each next one twice as long
+    retry_max: Seconds = 10800.0  # ... up to this
+    timeout: Annotated[float, Rule(parse=parse_seconds, gt=0, le=300)] = 10.0  # a webhook's, unless set
+    concurrency: Annotated[int, Rule(ge=1, le=256)] = 8  # subscriptions one process delivers at once
+    allow_link_local: bool = False  # true: webhooks may go to 169.254.0.0/16 and fe80::/10
+    blob_uploads: bool = False  # write a blob.uploaded event for every blob pushed (many)
+
+
+@dataclass(frozen=True)
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "text"] = "json"
@@ -232,6 +248,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    events: EventSettings = field(default_factory=EventSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hooks.webhooks import Webhooks
 from storage.metadata import inventory
 from storage.metadata.engine import Database
 
@@ -40,6 +41,34 @@ def uploading() -> Iterator[None]:
         yield
     finally:
         UPLOADS.dec()
+
+
+class EventBacklog(Collector):
+    """What waits in the event outbox, read from the database at each scrape: the same for every
+    worker and replica, so it is not kept in the per-process metric files."""
+
+    def __init__(self, webhooks: Webhooks) -> None:
+        self.webhooks = webhooks
+
+    def collect(self) -> Iterator[Metric]:
+        total, waiting, found = self.webhooks.backlog()
+        yield GaugeMetricFamily("cais_events_outbox", "Events in the outbox (pruned after [events] retention)", total)
+        yield GaugeMetricFamily("cais_events_unfanned", "Events not yet fanned out to subscriptions", waiting)
+        pending = GaugeMetricFamily(
+            "cais_event_deliveries_pending", "Deliveries waiting per subscription", labels=["subscription"]
+        )
+        dead = GaugeMetricFamily("cais_event_deliveries_dead", "Dead-lettered deliveries", labels=["subscription"])
+        age = GaugeMetricFamily(
+            "cais_event_oldest_pending_age_seconds",
+            "Age of the oldest undelivered event per subscription (0: none)",
+            labels=["subscription"],
+        )
+        now = time.time()
+        for row, backlog in found:
+            pending.add_metric([row.name], backlog.pending)
+            dead.add_metric([row.name], backlog.dead)
+            age.add_metric([row.name], now - backlog.oldest if backlog.oldest is not None else 0.0)
+        yield from (pending, dead, age)
 
 
 def exposition(*collectors: Collector) -> bytes:

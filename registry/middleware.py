@@ -1,4 +1,5 @@
-"""The outermost layer: a request id, the API version header, access logs and metrics."""
+"""The outermost layer: a request id, the API version header, access logs and metrics, and
+who is acting (storage/actor.py) for the events the request writes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from storage import actor
 
 from . import metrics
 from .logs import request_id
@@ -23,8 +26,10 @@ def annotate(scope: Scope, **fields: str) -> None:
 
 
 def note_caller(scope: Scope, kind: str, name: str) -> None:
-    """Who made the request: a user, robot (by name) or anonymous."""
+    """Who made the request: a user, robot (by name) or anonymous, for the access log and as who
+    acts for the events the request writes."""
     annotate(scope, caller_kind=kind, **({"caller": name} if name else {}))
+    actor.identified(kind, name)
 
 
 class RequestContext:
@@ -57,8 +62,11 @@ class RequestContext:
                 state["out"] += len(message.get("body", b""))
             await send(message)
 
+        # Who acts: anonymous until the access check identifies the caller (auth/gate.py).
+        caller = actor.Actor("anonymous", "", rid, (scope.get("client") or ("", 0))[0] or None)
         try:
-            await self.app(scope, counting_receive, tagging_send)
+            with actor.acting(caller):
+                await self.app(scope, counting_receive, tagging_send)
         finally:
             self._record(scope, state, time.perf_counter() - started)
             request_id.reset(token)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from hooks.backoff import Backoff
+from hooks.dispatch import DeliverySettings, Dispatcher
+from hooks.formats import Origin
+from hooks.signing import Keyring
+from hooks.subscribers import Subscriber
+from hooks.webhooks import Webhooks
 from storage.accounts import AccountStore
 from storage.blobstore import BlobStore
 from storage.drivers import open_driver
@@ -46,6 +53,13 @@ class Services:
     permissions: PermissionStore
     guard: Guard
     authority: Authority | None
+    webhooks: Webhooks
+    # The in-process consumers of events (hooks/subscribers.py): each area adds its own here.
+    subscribers: list[Subscriber] = field(default_factory=list)
+
+    def dispatcher(self) -> Dispatcher:
+        hooks = self.webhooks
+        return Dispatcher(self.db, self.threads, hooks.settings, hooks.origin, hooks.keyring, self.subscribers)
 
     def close(self) -> None:
         self.db.dispose()
@@ -92,6 +106,22 @@ def _open_authority(settings: Settings, db: Database) -> Authority | None:
     return open_authority(settings, db)
 
 
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    found = settings.events
+    return DeliverySettings(
+        backoff=Backoff(found.max_attempts, found.retry_base, found.retry_max),
+        poll_interval=found.poll_interval,
+        timeout=found.timeout,
+        concurrency=found.concurrency,
+        allow_link_local=found.allow_link_local,
+    )
+
+
+def origin(settings: Settings) -> Origin:
+    url = settings.auth.public_url or f"http://{settings.server.listen}"
+    return Origin(url.rstrip("/"), uuid.uuid4().hex, settings.ecr.region, settings.ecr.account_id)
+
+
 def open_services(settings: Settings) -> Services:
     db = Database(settings.metadata_url)
     driver = open_driver_from(settings)
@@ -109,7 +139,9 @@ def open_services(settings: Settings) -> Services:
         db=db,
         driver=driver,
         blobs=BlobStore(db, driver),
-        uploads=Uploads(db, driver, threads, policy, create_on_push=create_on_push),
+        uploads=Uploads(
+            db, driver, threads, policy, create_on_push=create_on_push, announce_blobs=settings.events.blob_uploads
+        ),
         manifests=ManifestStore(
             db,
             require_index_children=settings.manifests.require_index_children,
@@ -125,4 +157,5 @@ def open_services(settings: Settings) -> Services:
         permissions=PermissionStore(db),
         guard=Guard(authority, threads),
         authority=authority,
+        webhooks=Webhooks(db, threads, Keyring(settings.auth_key_dir), delivery_settings(settings), origin(settings)),
     )

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from . import event_kinds
 from .errors import AccountExists, AccountUnknown
+from .event_kinds import Kind
 from .metadata import access_keys, auth_generation, console_sessions, events, groups, refresh_tokens
 from .metadata import permissions as permission_rows
 from .metadata import principals as principal_rows
 from .metadata.engine import Database
 from .metadata.principals import PrincipalRow
+
+P = TypeVar("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +41,14 @@ class Account:
     access_keys: list[str] = field(default_factory=list)
 
 
-def announce(conn: Connection, kind: str, payload: dict[str, Any]) -> None:
+def announce(conn: Connection, kind: Kind[P], payload: P) -> None:
     """The event of an access-control change, and the generation bump that invalidates caches."""
     auth_generation.bump(conn)
     events.enqueue(conn, kind, None, payload)
+
+
+def _changed(conn: Connection, kind: str, name: str, **details: Any) -> None:
+    announce(conn, event_kinds.ACCOUNT_KINDS[kind], event_kinds.AccountChanged(name, **details))
 
 
 class AccountStore:
@@ -66,7 +74,7 @@ class AccountStore:
                     permission_rows.put(conn, new.kind, new.name, pattern, actions)
                 if new.access_key:
                     access_keys.create(conn, new.access_key[0], principal_id, new.access_key[1])
-                announce(conn, f"{new.kind}.created", {"name": new.name, "expires_at": new.expires_at})
+                _changed(conn, f"{new.kind}.created", new.name, expires_at=new.expires_at)
         except IntegrityError:
             raise AccountExists(f"a user or robot named {new.name} exists") from None
 
@@ -87,7 +95,7 @@ class AccountStore:
             found = self._find(conn, kind, name)
             principal_rows.remove(conn, found.id)
             permission_rows.remove_subject(conn, kind, name)
-            announce(conn, f"{kind}.deleted", {"name": name})
+            _changed(conn, f"{kind}.deleted", name)
 
     def set_secret(self, kind: str, name: str, secret_hash: str) -> None:
         """A new password; refresh tokens and console sessions started under the old one stop working."""
@@ -96,14 +104,14 @@ class AccountStore:
             principal_rows.change(conn, found.id, secret_hash=secret_hash)
             refresh_tokens.remove_for(conn, found.id)
             console_sessions.remove_for(conn, found.id)
-            announce(conn, f"{kind}.secret_changed", {"name": name})
+            _changed(conn, f"{kind}.secret_changed", name)
 
     def revoke(self, kind: str, name: str) -> None:
         with self.db.write() as conn:
             found = self._find(conn, kind, name)
             principal_rows.change(conn, found.id, revoked_at=time.time())
             refresh_tokens.remove_for(conn, found.id)
-            announce(conn, f"{kind}.revoked", {"name": name})
+            _changed(conn, f"{kind}.revoked", name)
 
     @staticmethod
     def _find(conn: Connection, kind: str, name: str) -> PrincipalRow:
@@ -119,7 +127,7 @@ class AccountStore:
                 if principal_rows.find(conn, name) is not None:
                     raise AccountExists(f"a user or robot named {name} exists")
                 groups.create(conn, name)
-                announce(conn, "group.created", {"name": name})
+                _changed(conn, "group.created", name)
         except IntegrityError:
             raise AccountExists(f"a group named {name} exists") from None
 
@@ -127,7 +135,7 @@ class AccountStore:
         with self.db.write() as conn:
             groups.remove(conn, self._group(conn, name))
             permission_rows.remove_subject(conn, "group", name)
-            announce(conn, "group.deleted", {"name": name})
+            _changed(conn, "group.deleted", name)
 
     def change_members(self, group: str, members: list[str], add: bool) -> None:
         with self.db.write() as conn:
@@ -140,7 +148,7 @@ class AccountStore:
                     groups.add_member(conn, group_id, found.id)
                 elif not groups.remove_member(conn, group_id, found.id):
                     raise AccountUnknown(f"{member} is not a member of {group}")
-            announce(conn, "group.members_changed", {"name": group, "added" if add else "removed": members})
+            _changed(conn, "group.members_changed", group, **{"added" if add else "removed": members})
 
     def groups(self) -> dict[str, list[str]]:
         with self.db.read() as conn:

@@ -106,3 +106,19 @@ class AccountExists(StoreError):
 
 class AccountUnknown(StoreError):
     """No user, robot or group of that name (and kind)."""
+
+
+class SubscriptionUnknown(StoreError):
+    pass
+
+
+class SubscriptionExists(StoreError):
+    pass
+
+
+class SubscriptionInvalid(StoreError):
+    pass
+
+
+class EventUnknown(StoreError):
+    pass

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from . import manifest_format, tag_mutability
+from . import event_kinds, manifest_format, tag_mutability
 from .digest import Digest
 from .errors import (
     DigestMismatch,
@@ -113,11 +113,9 @@ class ManifestStore:
         content_type: str | None,
         tags: list[str],
         require_change: bool = False,
-        actor: str | None = None,
     ) -> PutResult:
         """Store a manifest and point `tags` (plus `reference` if it is a tag) at it. With
-        require_change, a push that changes nothing raises ImageAlreadyExists (as ECR's PutImage).
-        `actor`: who pushes, for the tag history."""
+        require_change, a push that changes nothing raises ImageAlreadyExists (as ECR's PutImage)."""
         algorithm = reference.algorithm if isinstance(reference, Digest) else "sha256"
         digest = Digest.of(raw, algorithm)
         if isinstance(reference, Digest) and digest != reference:
@@ -131,11 +129,15 @@ class ManifestStore:
             current = {tag: tag_rows.current(conn, repository_id, tag) for tag in all_tags}
             self._check_mutability(conn, repository, repository_id, current, str(digest))
             created = manifest_rows.store(conn, repository_id, str(digest), raw, parsed)
-            moved = {tag: tag_rows.put(conn, repository_id, tag, str(digest), current[tag], actor) for tag in all_tags}
+            moved = {tag: tag_rows.put(conn, repository_id, tag, str(digest), current[tag]) for tag in all_tags}
             changed = created or any(previous != str(digest) for previous in moved.values())
             if require_change and not changed:
                 raise ImageAlreadyExists(f"image {digest} with tags {all_tags} is already in {repository}")
-            events.enqueue(conn, "manifest.pushed", repository, _push_payload(digest, raw, parsed, moved))
+            events.enqueue(conn, event_kinds.IMAGE_PUSHED, repository, _pushed(digest, raw, parsed, all_tags))
+            for tag, previous in moved.items():
+                if previous is not None and previous != str(digest):
+                    move = event_kinds.TagMoved(tag, str(digest), previous)
+                    events.enqueue(conn, event_kinds.TAG_MOVED, repository, move)
             return changed
 
         changed = self.db.write_shared(store)
@@ -175,33 +177,31 @@ class ManifestStore:
         if wrong:
             raise ManifestInvalid(f"descriptor size does not match blob {wrong[0]}", {"digests": wrong[:50]})
 
-    def delete(self, repository: str, reference: Reference, actor: str | None = None) -> None:
+    def delete(self, repository: str, reference: Reference) -> None:
         with self.db.write() as conn:
             repository_id = repositories.find(conn, repository, lock=True)
             if repository_id is None:
                 raise ManifestUnknown(f"manifest {reference} unknown to {repository}")
             if isinstance(reference, str):
-                self._untag(conn, repository, repository_id, reference, actor)
+                self._untag(conn, repository, repository_id, reference)
             else:
-                delete_manifest(conn, repository, repository_id, str(reference), actor)
+                delete_manifest(conn, repository, repository_id, str(reference))
 
     @staticmethod
-    def _untag(conn: Connection, repository: str, repository_id: int, tag: str, actor: str | None) -> None:
-        previous = tag_rows.remove(conn, repository_id, tag, actor)
+    def _untag(conn: Connection, repository: str, repository_id: int, tag: str) -> None:
+        previous = tag_rows.remove(conn, repository_id, tag)
         if previous is None:
             raise ManifestUnknown(f"tag {tag} unknown to {repository}")
-        events.enqueue(conn, "tag.deleted", repository, {"tag": tag, "digest": previous})
+        events.enqueue(conn, event_kinds.TAG_DELETED, repository, event_kinds.TagDeleted(tag, previous))
 
-    def delete_images(self, repository: str, refs: list[ImageRef], actor: str | None = None) -> list[Deletion]:
+    def delete_images(self, repository: str, refs: list[ImageRef]) -> list[Deletion]:
         """Remove images by tag or digest, in one transaction. Removing an image's last tag removes
         the image (unless an index of the repository lists it), as ECR's BatchDeleteImage does."""
         with self.db.write() as conn:
             repository_id = repositories.require(conn, repository)
-            return [self._delete_image(conn, repository, repository_id, ref, actor) for ref in refs]
+            return [self._delete_image(conn, repository, repository_id, ref) for ref in refs]
 
-    def _delete_image(
-        self, conn: Connection, repository: str, repository_id: int, ref: ImageRef, actor: str | None
-    ) -> Deletion:
+    def _delete_image(self, conn: Connection, repository: str, repository_id: int, ref: ImageRef) -> Deletion:
         digest = tag_rows.current(conn, repository_id, ref.tag) if ref.tag else ref.digest
         if digest is None or not manifest_rows.present(conn, repository_id, [digest]):
             return Deletion(ref, None, NOT_FOUND)
@@ -209,13 +209,13 @@ class ManifestStore:
             return Deletion(ref, None, MISMATCH)
         listed = bool(manifest_rows.referencing(conn, repository_id, digest))
         if ref.tag:
-            self._untag(conn, repository, repository_id, ref.tag, actor)
+            self._untag(conn, repository, repository_id, ref.tag)
             if not tag_rows.pointing_to(conn, repository_id, digest) and not listed:
-                delete_manifest(conn, repository, repository_id, digest, actor)
+                delete_manifest(conn, repository, repository_id, digest)
             return Deletion(ref, digest, None)
         if listed:
             return Deletion(ref, None, REFERENCED)
-        delete_manifest(conn, repository, repository_id, digest, actor)
+        delete_manifest(conn, repository, repository_id, digest)
         return Deletion(ref, digest, None)
 
     # -- reads ------------------------------------------------------------------------------
@@ -274,27 +274,40 @@ class ManifestStore:
 
 
 def delete_manifest(
-    conn: Connection, repository: str, repository_id: int, digest: str, actor: str | None = None
+    conn: Connection,
+    repository: str,
+    repository_id: int,
+    digest: str,
+    rule: int | None = None,
+    reason: str | None = None,
 ) -> list[str]:
     """Remove a manifest and the tags pointing at it (inside the caller's write transaction);
-    returns those tags. `actor`: who deletes, for the tag history."""
+    returns those tags. `rule` and `reason`: the lifecycle rule that expired it, if one did."""
     tags = tag_rows.pointing_to(conn, repository_id, digest)
     for tag in tags:
-        tag_rows.remove(conn, repository_id, tag, actor)
+        tag_rows.remove(conn, repository_id, tag)
     if not manifest_rows.remove(conn, repository_id, digest):
         raise ManifestUnknown(f"manifest {digest} unknown to {repository}")
-    events.enqueue(conn, "manifest.deleted", repository, {"digest": digest, "tags": tags})
+    deleted = event_kinds.ImageDeleted(digest, tags, rule, reason)
+    events.enqueue(conn, event_kinds.IMAGE_DELETED, repository, deleted)
     return tags
 
 
-def _push_payload(
-    digest: Digest, raw: bytes, parsed: ParsedManifest, moved: dict[str, str | None]
-) -> dict[str, object]:
-    return {
-        "digest": str(digest),
-        "mediaType": parsed.media_type,
-        "artifactType": parsed.descriptor_artifact_type,
-        "size": len(raw),
-        "subject": parsed.subject.digest if parsed.subject else None,
-        "tags": [{"tag": tag, "previous": previous} for tag, previous in moved.items()],
-    }
+def _pushed(digest: Digest, raw: bytes, parsed: ParsedManifest, tags: list[str]) -> event_kinds.ImagePushed:
+    platforms = None
+    if parsed.is_index:
+        platforms = [{"digest": child.digest, **_platform(child.platform)} for child in parsed.children]
+    return event_kinds.ImagePushed(
+        digest=str(digest),
+        media_type=parsed.media_type,
+        size=len(raw),
+        tags=tags,
+        artifact_type=parsed.descriptor_artifact_type,
+        subject=parsed.subject.digest if parsed.subject else None,
+        platforms=platforms,
+    )
+
+
+def _platform(platform: dict[str, object] | None) -> dict[str, str]:
+    fields = ("os", "architecture", "variant")
+    return {key: str(platform[key]) for key in fields if platform and platform.get(key)}

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
+from . import event_kinds
 from .accounts import announce
 from .errors import AccountUnknown
 from .metadata import groups
@@ -37,8 +38,8 @@ class PermissionStore:
             if before is None and not after:
                 raise AccountUnknown(f"{kind} {name} has no permission on {pattern}")
             permission_rows.put(conn, kind, name, pattern, after)
-            payload = {"subject": {"kind": kind, "name": name}, "pattern": pattern, "actions": sorted(after)}
-            announce(conn, "permission.changed", payload)
+            changed = event_kinds.PermissionChanged({"kind": kind, "name": name}, pattern, sorted(after))
+            announce(conn, event_kinds.PERMISSION_CHANGED, changed)
             return after
 
     def rules(self, subjects: list[tuple[str, str]]) -> list[PermissionRow]:

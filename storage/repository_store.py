@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
-from . import tag_mutability
+from . import event_kinds, tag_mutability
 from .errors import LabelInvalid, PolicyNotFound, RepositoryExists, RepositoryNotEmpty, TooManyLabels
 from .metadata import events, labels, repositories
 from .metadata.engine import Database
@@ -18,7 +18,7 @@ from .metadata.repositories import RepositoryRow, Settings
 from .metadata.schema import manifest_references, manifests, tag_history, tags
 
 MAX_LABELS = 50
-POLICY_EVENTS = {"repository_policy": "repository.policy_changed", "lifecycle_policy": "repository.lifecycle_changed"}
+POLICY_EVENTS = {"repository_policy": event_kinds.POLICY_CHANGED, "lifecycle_policy": event_kinds.LIFECYCLE_CHANGED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ class RepositoryStore:
             if repository_id is None:
                 raise RepositoryExists(f"repository {name} already exists", {"name": name})
             labels.put(conn, repository_id, new_labels)
-            events.enqueue(conn, "repository.created", name, {"settings": _settings_payload(settings)})
+            repositories.announce_created(conn, name, settings)
             row = repositories.get(conn, name)
             assert row is not None
             return self._describe(conn, row)
@@ -94,7 +94,8 @@ class RepositoryStore:
                 conn.execute(delete(table).where(table.c.repository_id == row.id))
             conn.execute(delete(manifests).where(manifests.c.repository_id == row.id))
             repositories.remove(conn, row.id)
-            events.enqueue(conn, "repository.deleted", name, {"images": described.image_count})
+            deleted = event_kinds.RepositoryDeleted(described.image_count)
+            events.enqueue(conn, event_kinds.REPOSITORY_DELETED, name, deleted)
             return described
 
     # -- settings ---------------------------------------------------------------------------
@@ -107,7 +108,8 @@ class RepositoryStore:
             settings = dataclasses.replace(row.settings, **changes)
             tag_mutability.check(settings.tag_mutability, settings.mutability_exclusions)
             repositories.set_columns(conn, row.id, repositories.settings_columns(settings))
-            events.enqueue(conn, "repository.updated", name, {"settings": _settings_payload(settings)})
+            document = event_kinds.RepositorySettings(repositories.settings_document(settings))
+            events.enqueue(conn, event_kinds.REPOSITORY_UPDATED, name, document)
             updated = repositories.get(conn, name)
             assert updated is not None
             return self._describe(conn, updated)
@@ -119,12 +121,12 @@ class RepositoryStore:
             if len(labels.get(conn, repository_id) | new_labels) > MAX_LABELS:
                 raise TooManyLabels(f"a repository holds at most {MAX_LABELS} tags")
             labels.put(conn, repository_id, new_labels)
-            events.enqueue(conn, "repository.tagged", name, {"tags": new_labels})
+            events.enqueue(conn, event_kinds.REPOSITORY_TAGGED, name, event_kinds.RepositoryLabels(tags=new_labels))
 
     def untag(self, name: str, keys: list[str]) -> None:
         with self.db.write() as conn:
             labels.remove(conn, repositories.require(conn, name), keys)
-            events.enqueue(conn, "repository.untagged", name, {"keys": keys})
+            events.enqueue(conn, event_kinds.REPOSITORY_UNTAGGED, name, event_kinds.RepositoryLabels(keys=keys))
 
     # -- policies (stored as the JSON text the client gave) ----------------------------------
     def set_policy(self, name: str, kind: str, text: str) -> None:
@@ -158,15 +160,5 @@ class RepositoryStore:
     @staticmethod
     def _store_policy(conn: Connection, row: RepositoryRow, kind: str, text: str | None) -> None:
         repositories.set_columns(conn, row.id, {kind: text})
-        payload = {"policy": json.loads(text) if text is not None else None}
+        payload = event_kinds.PolicyChanged(json.loads(text) if text is not None else None)
         events.enqueue(conn, POLICY_EVENTS[kind], row.name, payload)
-
-
-def _settings_payload(settings: Settings) -> dict[str, object]:
-    return {
-        "tagMutability": settings.tag_mutability,
-        "mutabilityExclusions": list(settings.mutability_exclusions),
-        "scanOnPush": settings.scan_on_push,
-        "description": settings.description,
-        "encryption": settings.encryption,
-    }

@@ -14,6 +14,7 @@ they use (the database pool, open files) is released only after them.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 from collections.abc import Callable
@@ -39,9 +40,11 @@ class Threads:
         self._running: set[asyncio.Future[Any]] = set()
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """`fn(*args, **kwargs)` in a worker thread."""
+        """`fn(*args, **kwargs)` in a worker thread, in a copy of the caller's context (contextvars:
+        the request id of the logs, who is acting for the events, see storage/actor.py)."""
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
         try:
-            future = asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+            future = asyncio.get_running_loop().run_in_executor(self._pool, call)
         except RuntimeError:  # the pool is shut down
             raise StorageUnavailable("the server is shutting down") from None
         self._running.add(future)

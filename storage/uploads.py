@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from . import keys
+from . import event_kinds, keys
 from .digest import Digest
 from .drivers.base import Driver, NotFound, StorageUnavailable, UploadState
 from .errors import (
@@ -33,7 +33,7 @@ from .errors import (
 )
 from .hashing import Hasher
 from .metadata import blobs as blob_rows
-from .metadata import repositories
+from .metadata import events, repositories
 from .metadata import uploads as rows
 from .metadata.engine import Database
 from .metadata.uploads import UploadRow
@@ -191,12 +191,14 @@ class Uploads:
         threads: Threads,
         policy: UploadPolicy | None = None,
         create_on_push: bool = True,
+        announce_blobs: bool = False,
     ) -> None:
         self.db = db
         self.driver = driver
         self.threads = threads
         self.policy = policy or UploadPolicy()
         self.create_on_push = create_on_push
+        self.announce_blobs = announce_blobs  # a blob.uploaded event per blob: off by default (volume)
 
     # -- sessions ---------------------------------------------------------------------------
     def begin(self, repository: str) -> UploadRow:
@@ -409,6 +411,8 @@ class Uploads:
             if not recorded:
                 blob_rows.record(conn, str(digest), size)
             blob_rows.link(conn, repository_id, str(digest))
+            if self.announce_blobs:
+                events.enqueue(conn, event_kinds.BLOB_UPLOADED, repository, event_kinds.BlobUploaded(str(digest), size))
 
         self.db.write_shared(record)
 

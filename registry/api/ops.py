@@ -54,6 +54,7 @@ def metrics_address_only(app: ASGIApp, settings: MetricsSettings) -> ASGIApp:
 
 def routes(services: Services) -> list[Route]:
     holdings = metrics.Holdings(services.db, services.settings.storage.driver)
+    backlog = metrics.EventBacklog(services.webhooks)
 
     def check_database() -> None:
         with services.db.read() as conn:
@@ -76,7 +77,7 @@ def routes(services: Services) -> list[Route]:
     async def metrics_endpoint(request: Request) -> Response:
         _metrics_allowed(services.settings.metrics, request)
         metrics.sample_pool(services.db)
-        body = await services.threads.run(metrics.exposition, holdings)
+        body = await services.threads.run(metrics.exposition, holdings, backlog)
         return Response(body, media_type="text/plain; version=0.0.4")
 
     return [

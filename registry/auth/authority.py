@@ -10,6 +10,7 @@ from storage.accounts import AccountStore
 from storage.login_failures import LoginFailures
 from storage.metadata.engine import Database
 from storage.permission_store import PermissionStore
+from storage.secretbox import SecretBox
 
 from ..config import AuthSettings, Settings
 from ..references import is_name
@@ -18,7 +19,6 @@ from .keys import SigningKeys
 from .outcomes import LoginRefused, TokenInvalid
 from .policy import ALL, Principal, grants
 from .scopes import CATALOG, REPOSITORY, Scope, merge
-from .secretbox import SecretBox
 from .tokens import Tokens
 
 # `docker login -u AWS -p <GetAuthorizationToken's password>`, as with ECR: the password is a
@@ -50,7 +50,7 @@ class Authority:
 
     def registry_token(self, principal: Principal, seconds: int) -> str:
         """A password for `docker login -u AWS` that stands for `principal` for `seconds`."""
-        return self.tokens.issue(principal.name, [], ttl=seconds).token
+        return self.tokens.issue(principal.name, [], ttl=seconds, kind=principal.kind).token
 
     def grant(self, principal: Principal, requested: list[Scope]) -> list[Scope]:
         """Each requested scope cut down to what `principal` may do (reads its rules)."""

@@ -18,11 +18,11 @@ from typing import TypeVar
 from storage.accounts import Account, AccountStore
 from storage.login_failures import LoginFailures
 from storage.permission_store import PermissionStore
+from storage.secretbox import SecretBox
 
 from . import credentials, passwords
 from .outcomes import LoginRefused, LoginThrottled
 from .policy import Principal, Rule
-from .secretbox import SecretBox
 
 CACHE_ENTRIES = 4096
 K = TypeVar("K")

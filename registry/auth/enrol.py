@@ -8,11 +8,11 @@ import time
 from dataclasses import dataclass
 
 from storage.accounts import NewAccount
+from storage.secretbox import SecretBox
 
 from . import credentials, passwords
 from .authority import AWS_USER
 from .policy import check_pattern
-from .secretbox import SecretBox
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 MIN_PASSWORD = 8

@@ -32,7 +32,7 @@ from ..metrics import AUTH_FAILURES, AUTH_THROTTLED
 from ..middleware import note_caller
 from ..references import check_name
 from .outcomes import LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
-from .policy import ANONYMOUS, Principal, Rule, allowed
+from .policy import ALL, ANONYMOUS, Principal, Rule, allowed
 from .scopes import CATALOG
 
 if TYPE_CHECKING:  # only a registry with authentication loads it (see outcomes)
@@ -50,6 +50,7 @@ class Need(Enum):
     PULL = "pull"
     PUSH = "push"
     DELETE = "delete"
+    ADMIN = "admin"  # registry-wide administration (/api/v1): admin on every repository ("*")
 
 
 # What a challenge asks for: push asks for pull too, as docker and CNCF Distribution do.
@@ -181,6 +182,9 @@ class Guard:
         return Access("basic", principal.name, principal, rules=await self.threads.run(directory.rules, principal))
 
     async def _authorize(self, access: Access, need: Need, name: str, challenge: _Challenge) -> None:
+        if need is Need.ADMIN:
+            await self._administrator(access, challenge)
+            return
         if need is Need.LOGIN or need is Need.CATALOG:
             if access.scheme == "none":
                 raise challenge.error(Problem.UNAUTHORIZED)
@@ -204,6 +208,14 @@ class Guard:
             principal = await self.threads.run(self.authority.directory.principal, access.subject)
             access.principal = principal or ANONYMOUS
             access.rules = await self.threads.run(self.authority.directory.rules, access.principal)
+
+    async def _administrator(self, access: Access, challenge: _Challenge) -> None:
+        """Admin on every repository: a rule for `*` with the admin action, whatever the token says."""
+        assert self.authority is not None
+        if access.scheme == "none" or not access.subject:
+            raise challenge.error(Problem.UNAUTHORIZED)
+        if "admin" not in await self._current_rights(access.subject, ALL):
+            raise OCIError(Problem.DENIED, "this needs the admin action on every repository ('*')")
 
     async def _current_rights(self, subject: str, repository: str) -> frozenset[str]:
         """What the token's subject may do now: decides between 'fetch a wider token' and 'denied'."""

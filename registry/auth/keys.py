@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .keyfiles import create_private, private_dir, replace_private
+from storage.keyfiles import create_private, private_dir, replace_private
 
 CURRENT = "current"
 

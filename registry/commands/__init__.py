@@ -7,6 +7,7 @@ WAL mode, or PostgreSQL), so they are safe next to a running `cais serve`."""
 from __future__ import annotations
 
 import argparse
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,12 @@ from ..config import parse_seconds
 from ..services import Services
 
 Handler = Callable[[argparse.Namespace, Services], int]
+
+
+def when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def action(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from collections.abc import Callable
@@ -18,13 +17,7 @@ from storage.repository_store import Repository
 from ..errors import OCIError
 from ..references import check_name, check_tag, parse_digest
 from ..services import Services
-from . import action, human_size
-
-
-def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "-"
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+from . import action, human_size, when
 
 
 def _labels(pairs: list[str]) -> dict[str, str]:
@@ -60,7 +53,7 @@ def _show(repo: Repository) -> dict[str, Any]:
     settings = repo.settings
     return {
         "name": repo.name,
-        "createdAt": _when(repo.row.created_at),
+        "createdAt": when(repo.row.created_at),
         "images": repo.image_count,
         "tagMutability": settings.tag_mutability,
         "mutabilityExclusions": list(settings.mutability_exclusions),
@@ -70,7 +63,7 @@ def _show(repo: Repository) -> dict[str, Any]:
         "tags": repo.labels,
         "repositoryPolicy": json.loads(repo.row.repository_policy) if repo.row.repository_policy else None,
         "lifecyclePolicy": json.loads(repo.row.lifecycle_policy) if repo.row.lifecycle_policy else None,
-        "lifecycleEvaluatedAt": _when(repo.row.lifecycle_evaluated_at),
+        "lifecycleEvaluatedAt": when(repo.row.lifecycle_evaluated_at),
     }
 
 
@@ -96,9 +89,9 @@ def list_repositories(args: argparse.Namespace, services: Services) -> int:
             mode = repo.settings.tag_mutability
             if args.json:
                 found.append({"name": repo.name, "images": repo.image_count, "tagMutability": mode})
-                found[-1]["createdAt"] = _when(repo.row.created_at)
+                found[-1]["createdAt"] = when(repo.row.created_at)
             else:
-                print(f"{repo.name:<50} {repo.image_count:>7} {mode:<26} {_when(repo.row.created_at)}")
+                print(f"{repo.name:<50} {repo.image_count:>7} {mode:<26} {when(repo.row.created_at)}")
         after = page[-1].name
     if args.json:
         print(json.dumps(found, indent=2))
@@ -142,8 +135,8 @@ def list_images(args: argparse.Namespace, services: Services) -> int:
         tags = ",".join(image.tags) or "<untagged>"
         kinds = image.media_type + (f" / {image.artifact_type}" if image.artifact_type else "")
         print(
-            f"{image.digest:<71} {tags:<24} {human_size(image.size):>10} {_when(image.pushed_at):<19} "
-            f"{_when(image.pulled_at):<19} {kinds}"
+            f"{image.digest:<71} {tags:<24} {human_size(image.size):>10} {when(image.pushed_at):<19} "
+            f"{when(image.pulled_at):<19} {kinds}"
         )
     return 0
 
@@ -153,8 +146,8 @@ def _image(image: ImageRow) -> dict[str, Any]:
         "digest": image.digest,
         "tags": list(image.tags),
         "size": image.size,
-        "pushedAt": _when(image.pushed_at),
-        "lastPulledAt": None if image.pulled_at is None else _when(image.pulled_at),
+        "pushedAt": when(image.pushed_at),
+        "lastPulledAt": None if image.pulled_at is None else when(image.pulled_at),
         "mediaType": image.media_type,
         "artifactType": image.artifact_type,
     }

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from storage.manifest_format import INDEX_TYPES
+from storage.metadata.browse import TagMove
 from storage.metadata.images import ImageRow
 
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -61,6 +62,20 @@ def kind(image: ImageRow) -> str:
     return "image"
 
 
+def who(move: TagMove) -> str:
+    """Who moved a tag, as storage/actor.py records it."""
+    kind, name = move.actor_kind, move.actor_name or ""
+    if kind is None:
+        return "(not recorded)"
+    if kind in ("user", "robot", "token"):
+        return name
+    if kind == "lifecycle":
+        return f"the lifecycle policy (run by {name})" if name else "the lifecycle policy"
+    if kind == "cli":
+        return f"the cais command ({name})" if name else "the cais command"
+    return "anonymous" if kind == "anonymous" else "the registry"
+
+
 def pretty_json(text: str | None) -> str:
     if not text:
         return ""
@@ -87,5 +102,5 @@ def page_url(path: str, current: dict[str, Any], **changes: str) -> str:
     return f"{path}?{urlencode(wanted)}" if wanted else path
 
 
-FILTERS = {"size": size, "when": when, "ago": ago, "short": short, "kind": kind, "pretty_json": pretty_json}
+FILTERS = {"size": size, "when": when, "ago": ago, "short": short, "kind": kind, "who": who, "pretty_json": pretty_json}
 GLOBALS = {"repository_url": repository_url, "page_url": page_url}

@@ -100,20 +100,20 @@ def routes(console: Console) -> list[Route]:
         tag = check_tag(form_of(request).get("tag", "").strip())
         found = await console.read(services.manifests.resolve, name, Digest.parse(digest))
         body = await console.read(services.manifests.body, found.digest)
-        await console.run(services.manifests.put, name, tag, body, found.media_type, [], actor=viewer.name)
+        await console.run(services.manifests.put, name, tag, body, found.media_type, [])
         return console.redirect(request, repository_url(name, "images", digest, notice="retagged"))
 
     @console.page
     async def untag(request: Request, viewer: Viewer) -> Response:
         name, digest = repository_for(request, viewer, "delete"), _digest_of(request)
         tag = check_tag(request.path_params["tag"])
-        await console.run(services.manifests.delete, name, tag, viewer.name)
+        await console.run(services.manifests.delete, name, tag)
         return console.redirect(request, repository_url(name, "images", digest, notice="untagged"))
 
     @console.page
     async def delete(request: Request, viewer: Viewer) -> Response:
         name, digest = repository_for(request, viewer, "delete"), _digest_of(request)
-        (outcome,) = await console.run(services.manifests.delete_images, name, [ImageRef(digest=digest)], viewer.name)
+        (outcome,) = await console.run(services.manifests.delete_images, name, [ImageRef(digest=digest)])
         if outcome.failure == REFERENCED:
             raise BadInput("An index of this repository lists this image: delete the index first.")
         if outcome.digest is None:

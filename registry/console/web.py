@@ -39,6 +39,7 @@ from storage.console_sessions import ConsoleSessions
 from ..api.common import reading
 from ..auth.gate import Need, origin
 from ..logs import request_id
+from ..middleware import note_caller
 from ..references import NAME_PATTERN, TAG_PATTERN, is_name
 from ..services import Services
 from . import formatting
@@ -157,6 +158,7 @@ class Console:
             viewer: Viewer | None = None
             try:
                 viewer = await identify(request, self.services, self.sessions)
+                note_caller(request.scope, *viewer.access.caller)  # the access log; who acts, for events
                 if request.method == "POST":
                     request.state.form = await read_form(request)
                     check_csrf(request, request.state.form, None if viewer.fresh else viewer.token)

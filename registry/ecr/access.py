@@ -83,11 +83,6 @@ class Principal:
         """(kind, name) for the access log; without authentication nobody is verified: anonymous."""
         return (self.identity.kind, self.identity.name) if self.identity is not None else ("anonymous", "")
 
-    @property
-    def actor(self) -> str:
-        """Who this is in the tag history: the account, or "" (anyone) when authentication is off."""
-        return self.caller[1]
-
 
 ANONYMOUS = Principal("anonymous")
 

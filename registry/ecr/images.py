@@ -147,8 +147,7 @@ def operations(context: Context) -> dict[str, Handler]:
     async def batch_delete_image(call: Call) -> dict[str, Any]:
         name = context.repository(call)
         valid, failures = _partition(call.params["imageIds"])
-        refs = [ref for _, ref in valid]
-        outcomes = await run(services.manifests.delete_images, name, refs, call.principal.actor)
+        outcomes = await run(services.manifests.delete_images, name, [ref for _, ref in valid])
         deleted = []
         for (image_id, ref), outcome in zip(valid, outcomes, strict=True):
             if outcome.digest is not None:
@@ -174,8 +173,7 @@ def operations(context: Context) -> dict[str, Handler]:
         tags = [tag] if tag and digest else []
         target = reference or Digest.of(raw)
         try:
-            put, actor = services.manifests.put, call.principal.actor
-            result = await run(put, name, target, raw, media_type, tags, require_change=True, actor=actor)
+            result = await run(services.manifests.put, name, target, raw, media_type, tags, require_change=True)
         except TagImmutable:
             raise AwsError(
                 Fault.IMAGE_TAG_ALREADY_EXISTS,

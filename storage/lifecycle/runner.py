@@ -1,5 +1,5 @@
 """Applying lifecycle policies to repositories: preview (what would happen, and why) and run
-(expire the images, their referrers with them, an audit row and an event for each).
+(expire the images, their referrers with them, an audit row and an image.deleted event for each).
 
 Evaluation and removal happen in one write transaction, so the images removed are exactly the
 ones the policy judged, whatever pushes happen meanwhile. Images an index of the repository
@@ -17,9 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from .. import actor
 from ..errors import PolicyNotFound
 from ..manifest_store import delete_manifest
-from ..metadata import audit, events, images, previews, repositories
+from ..metadata import audit, images, previews, repositories
 from ..metadata.audit import AuditRow
 from ..metadata.engine import Database
 from ..metadata.schema import manifests
@@ -31,12 +32,15 @@ from .policy import parse
 ProtectedDigests = Callable[[str], set[str]]
 
 
-# Who expired an image, in the tag history: parentheses keep it apart from every account name.
-LIFECYCLE_ACTOR = "(lifecycle)"
-
-
 def nothing_protected(repository: str) -> set[str]:
     return set()
+
+
+def _lifecycle(who: actor.Actor) -> actor.Actor:
+    """Images a policy expires are deleted by the lifecycle, on behalf of whoever ran it (no one
+    for the scheduled runs); the rule is in the event."""
+    name = "" if who.kind == "system" else who.name
+    return actor.Actor("lifecycle", name, who.request_id, who.address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +127,6 @@ class Lifecycle:
                 audit.record(
                     conn, AuditRow(run_id, repository, item.digest, item.tags, item.rule, item.reason, time.time())
                 )
-                events.enqueue(
-                    conn,
-                    "image.expired",
-                    repository,
-                    {"digest": item.digest, "tags": item.tags, "rule": item.rule, "reason": item.reason, "run": run_id},
-                )
             repositories.set_columns(conn, row.id, {"lifecycle_evaluated_at": time.time()})
         return removed
 
@@ -140,7 +138,8 @@ class Lifecycle:
             removed += self._expire(
                 conn, repository, repository_id, referrer, rule, f"referrer of expired image {digest}"
             )
-        tags = delete_manifest(conn, repository, repository_id, digest, LIFECYCLE_ACTOR)
+        with actor.acting(_lifecycle(actor.current())):
+            tags = delete_manifest(conn, repository, repository_id, digest, rule, reason)
         return [*removed, Expired(digest, tags, rule, reason)]
 
     def run_all(self) -> list[Expired]:

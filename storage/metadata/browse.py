@@ -31,7 +31,8 @@ class TagMove:
     digest: str | None  # None: the tag was deleted
     previous: str | None  # None: the tag was created
     at: float
-    actor: str | None  # a user or robot, "" for anonymous callers, None when not recorded
+    actor_kind: str | None  # who moved it (storage/actor.py); None: moved before this was recorded
+    actor_name: str | None
 
 
 def figures(conn: Connection, repository_ids: list[int]) -> dict[int, RepositoryFigures]:
@@ -134,4 +135,4 @@ def tag_moves(
     if only_tags is not None:
         query = query.where(tag_history.c.tag.in_(only_tags))
     rows = conn.execute(query.order_by(tag_history.c.id.desc()).limit(limit))
-    return [TagMove(r.id, r.tag, r.digest, r.previous, r.at, r.actor) for r in rows]
+    return [TagMove(r.id, r.tag, r.digest, r.previous, r.at, r.actor_kind, r.actor_name) for r in rows]

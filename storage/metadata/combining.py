@@ -5,10 +5,14 @@ far (its own work included) and runs it as one batch. Threads that hand in work 
 wait; when the batch ends, the first of them leads the next batch, which holds everything
 handed in by then. Each thread gets back its own result or exception. The database uses it to
 run concurrent small write transactions as one (see engine.Database.write_shared).
+
+A job runs in the context (contextvars) of the thread that handed it in, not the leader's:
+what it writes is attributed to its own request (storage/actor.py).
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ T = TypeVar("T")
 @dataclass(eq=False)
 class Job(Generic[T]):
     work: Callable[[Connection], T]
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
     result: T | None = None
     error: BaseException | None = None
     commit: int = 0  # the batch's commit, for the durable wait
@@ -33,6 +38,10 @@ class Job(Generic[T]):
         if self.error is not None:
             raise self.error
         return self.result  # type: ignore[return-value]  # set by the batch when no error
+
+    def run(self, conn: Connection) -> None:
+        """Run the work, in its own thread's context, and keep its result."""
+        self.result = self.context.run(self.work, conn)
 
 
 class Combiner:

@@ -216,7 +216,7 @@ class Database:
                 for job in jobs:
                     driver.execute("SAVEPOINT job")
                     try:
-                        job.result = job.work(conn)
+                        job.run(conn)
                     except Exception as exc:
                         driver.execute("ROLLBACK TO job")
                         job.error = _unavailable(exc) if isinstance(exc, _LOST) else exc

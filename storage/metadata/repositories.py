@@ -10,7 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
+from .. import event_kinds
 from ..errors import NameUnknown
+from . import events
 from .schema import repositories
 from .upsert import insert_ignore
 
@@ -126,10 +128,27 @@ def for_push(conn: Connection, name: str, create_on_push: bool, lock: bool = Fal
             raise NameUnknown(
                 f"repository {name} does not exist and repositories are not created on push", {"name": name}
             )
-        create(conn, name, Settings())  # or another transaction just did
+        if create(conn, name, Settings()) is not None:  # else another transaction just did
+            announce_created(conn, name, Settings())
         found = find(conn, name, lock)
     assert found is not None
     return found
+
+
+def settings_document(settings: Settings) -> dict[str, Any]:
+    """The settings as events show them (ECR's attribute names)."""
+    return {
+        "tagMutability": settings.tag_mutability,
+        "mutabilityExclusions": list(settings.mutability_exclusions),
+        "scanOnPush": settings.scan_on_push,
+        "description": settings.description,
+        "encryption": settings.encryption,
+    }
+
+
+def announce_created(conn: Connection, name: str, settings: Settings) -> None:
+    document = event_kinds.RepositorySettings(settings_document(settings))
+    events.enqueue(conn, event_kinds.REPOSITORY_CREATED, name, document)
 
 
 def set_columns(conn: Connection, repository_id: int, values: dict[str, Any]) -> None:

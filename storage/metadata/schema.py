@@ -132,7 +132,8 @@ tag_history = Table(
     Column("digest", DIGEST),
     Column("previous", DIGEST),
     Column("at", Float, nullable=False),
-    Column("actor", NAME),  # who moved the tag: a user or robot, "" for anonymous callers; NULL before 0010
+    Column("actor_kind", String(16)),  # who moved the tag (storage/actor.py); NULL: moved before 0010_console
+    Column("actor_name", NAME),
     Index("ix_tag_history_tag", "repository_id", "tag"),
 )
 
@@ -162,6 +163,15 @@ events = Table(
     Column("repository", NAME),
     Column("payload", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    # Who caused it (storage/actor.py) and the request, where there was one.
+    Column("actor_kind", String(16), nullable=False, server_default="system"),
+    Column("actor_name", NAME, nullable=False, server_default=""),
+    Column("request_id", String(64)),
+    Column("address", String(64)),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("fanned_at", Float),  # NULL until hooks/fanout.py wrote its deliveries
+    Index("ix_events_fanout", "fanned_at", "id"),
+    Index("ix_events_created_at", "created_at"),
 )
 
 # One row per image a lifecycle policy expired: who (which rule), what and when, kept after the image is gone.
@@ -282,6 +292,50 @@ auth_generation = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("generation", BigInteger, nullable=False),
+)
+
+# -- events and webhooks (hooks/) ---------------------------------------------------------------
+# Who receives events: webhooks, and the in-process subscribers of hooks/subscribers.py. The
+# lease makes one process (of every worker and replica) at a time deliver a subscription's events.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # webhook | internal
+    Column("url", Text),
+    Column("format", String(32), nullable=False),
+    Column("options", Text, nullable=False),  # JSON: timeout, binary, distribution version...
+    Column("repositories", Text, nullable=False),  # JSON lists of patterns; [] matches everything
+    Column("tags", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("secrets", LargeBinary),  # sealed with the secret box, never in clear
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text),
+    Column("since_event", BigInteger, nullable=False),  # events up to this id came before it
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("lease_holder", String(64)),
+    Column("lease_expires", Float),
+)
+
+# One row per (subscription, event): pending until delivered, or dead after the last attempt.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", Integer, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_attempt_at", Float),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("subscription_id", "event_id", name="uq_deliveries_subscription_event"),
+    Index("ix_deliveries_state", "state", "subscription_id", "id"),
+    Index("ix_deliveries_event", "event_id"),
 )
 
 # -- web console -----------------------------------------------------------------------------

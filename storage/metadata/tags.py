@@ -6,6 +6,7 @@ import time
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from .. import actor
 from .schema import repositories, tag_history, tags
 from .upsert import insert_ignore
 
@@ -40,41 +41,38 @@ def current(conn: Connection, repository_id: int, tag: str, lock: bool = True) -
     return conn.execute(statement, {"repository_id": repository_id, "tag": tag}).scalar()
 
 
-def _history(
-    conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None, actor: str | None
-) -> None:
+def _history(conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None) -> None:
+    """A row of the tag's history, naming who moved it (storage/actor.py, as events do)."""
     row = {"repository_id": repository_id, "tag": tag, "digest": digest, "previous": previous, "at": time.time()}
-    conn.execute(_INSERT_HISTORY, {**row, "actor": actor})
+    who = actor.current()
+    conn.execute(_INSERT_HISTORY, {**row, "actor_kind": who.kind, "actor_name": who.name})
 
 
-def put(
-    conn: Connection, repository_id: int, tag: str, digest: str, previous: str | None, actor: str | None = None
-) -> str | None:
+def put(conn: Connection, repository_id: int, tag: str, digest: str, previous: str | None) -> str | None:
     """Point `tag` at `digest`; returns the digest it pointed to before (None if new). `previous`:
-    what `current` (which locks the tag) returned earlier in this transaction. `actor`: who moves
-    it, for the history (a user or robot name, "" for anonymous callers)."""
+    what `current` (which locks the tag) returned earlier in this transaction."""
     now = time.time()
     if previous is None:
         row = {"repository_id": repository_id, "name": tag, "digest": digest, "updated_at": now}
         if insert_ignore(conn, tags, row).rowcount == 1:
-            _history(conn, repository_id, tag, digest, None, actor)
+            _history(conn, repository_id, tag, digest, None)
             return None
         previous = current(conn, repository_id, tag)  # created meanwhile by a transaction that committed
     if previous == digest:
         return previous
     where = (tags.c.repository_id == repository_id) & (tags.c.name == tag)
     conn.execute(update(tags).where(where).values(digest=digest, updated_at=now))
-    _history(conn, repository_id, tag, digest, previous, actor)
+    _history(conn, repository_id, tag, digest, previous)
     return previous
 
 
-def remove(conn: Connection, repository_id: int, tag: str, actor: str | None = None) -> str | None:
+def remove(conn: Connection, repository_id: int, tag: str) -> str | None:
     """Delete the tag; returns the digest it pointed to, None if there was no such tag."""
     previous = current(conn, repository_id, tag)
     if previous is None:
         return None
     conn.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag))
-    _history(conn, repository_id, tag, None, previous, actor)
+    _history(conn, repository_id, tag, None, previous)
     return previous
 
 

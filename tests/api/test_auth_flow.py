@@ -4,6 +4,7 @@ and OAuth2 POST token endpoint, refresh tokens, Basic credentials sent straight 
 from __future__ import annotations
 
 import base64
+import sqlite3
 import string
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.client import error_code, make_image
-from tests.support.auth import AUTH_ENV, AuthRegistry, uid
+from tests.support.auth import AUTH_ENV, PASSWORD, AuthRegistry, uid
 from tests.support.server import ServerProcess
 
 
@@ -262,3 +263,28 @@ def test_no_credential_or_token_request_produces_a_500(
     except httpx.LocalProtocolError:
         return  # httpx itself refuses the header (e.g. a newline): nothing reached the server
     assert response.status_code < 500, (method, path, headers, query, form, response.text)
+
+
+def test_events_say_who_caused_them(auth_registry: AuthRegistry) -> None:
+    """The principal of a Basic login and of a bearer token, the request id and the client address."""
+    user, _ = auth_registry.user(("who/*", "pull,push"))
+    robot, secret = auth_registry.robot(["who/*"], "pull,push")
+    auth_registry.basic((user, PASSWORD)).push_image("who/basic", make_image(), "v1")
+    scope = "repository:who/bearer:pull,push"
+    auth_registry.as_token((robot, secret), scope).push_image("who/bearer", make_image(), "v1")
+    with sqlite3.connect(auth_registry.data_dir / "metadata.db") as db:
+        rows = db.execute(
+            "SELECT repository, actor_kind, actor_name, request_id, address FROM events "
+            "WHERE type = 'image.pushed' AND repository LIKE 'who/%' ORDER BY id"
+        ).fetchall()
+    assert [row[:3] for row in rows] == [("who/basic", "user", user), ("who/bearer", "robot", robot)]
+    assert all(row[3] and row[4] == "127.0.0.1" for row in rows)
+
+
+def test_the_webhook_api_is_for_administrators(auth_registry: AuthRegistry) -> None:
+    api = f"{auth_registry.url}/api/v1/webhooks"
+    assert httpx.get(api).status_code == 401
+    team_admin = auth_registry.user(("team/*", "admin"))
+    assert httpx.get(api, auth=(team_admin[0], PASSWORD)).status_code == 403, "admin of some repositories only"
+    admin = auth_registry.user(("*", "admin"))
+    assert httpx.get(api, auth=(admin[0], PASSWORD)).status_code == 200

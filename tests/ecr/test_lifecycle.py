@@ -129,10 +129,13 @@ def test_cli_preview_explains_and_run_expires_with_referrers_and_audit(
     assert reg.get_manifest("life/app", digests[1]).status_code == 200
     with sqlite3.connect(server.data_dir / "metadata.db") as db:
         audit = db.execute("SELECT digest, rule_priority, reason FROM lifecycle_audit").fetchall()
-        expired_events = db.execute("SELECT payload FROM events WHERE type = 'image.expired'").fetchall()
+        expired_events = db.execute(
+            "SELECT payload FROM events WHERE type = 'image.deleted' AND actor_kind = 'lifecycle'"
+        ).fetchall()
     assert {row[0] for row in audit} == {digests[0], signature}
     assert any("referrer of expired image" in row[2] for row in audit)
     assert len(expired_events) == 2
+    assert {json.loads(row[0])["rule"] for row in expired_events} == {1}
     assert "lastEvaluatedAt" in client.get_lifecycle_policy(repositoryName="life/app")
 
 

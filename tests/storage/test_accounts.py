@@ -13,13 +13,13 @@ from registry.auth import passwords
 from registry.auth.directory import Directory
 from registry.auth.outcomes import LoginRefused, LoginThrottled
 from registry.auth.policy import Principal
-from registry.auth.secretbox import SecretBox
 from storage.accounts import AccountStore, NewAccount
 from storage.errors import AccountExists, AccountUnknown
 from storage.login_failures import LoginFailures
 from storage.metadata.engine import Database
 from storage.metadata.schema import events
 from storage.permission_store import PermissionStore
+from storage.secretbox import SecretBox
 
 PULL = frozenset({"pull"})
 

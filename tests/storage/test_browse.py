@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from storage import actor
 from storage.accounts import AccountStore, NewAccount
 from storage.browse import Browse
 from storage.console_sessions import ConsoleSessions
@@ -36,11 +37,12 @@ class Pushes:
         asyncio.run(self.uploads.upload_whole(repository, digest, once(), len(data)))
         return {"mediaType": "application/octet-stream", "digest": str(digest), "size": len(data)}
 
-    def image(self, repository: str, tag: str, actor: str = "alice", **extra: object) -> str:
+    def image(self, repository: str, tag: str, by: str = "alice", **extra: object) -> str:
         config = self.blob(repository, json.dumps({"n": os.urandom(8).hex()}).encode())
         layer = self.blob(repository, os.urandom(100))
         body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer], **extra})
-        return str(self.manifests.put(repository, tag, body.encode(), OCI_MANIFEST, [], actor=actor).digest)
+        with actor.acting(actor.Actor("user", by)):
+            return str(self.manifests.put(repository, tag, body.encode(), OCI_MANIFEST, []).digest)
 
 
 @pytest.fixture
@@ -99,13 +101,17 @@ def test_repository_figures_and_search(db: Database, pushes: Pushes) -> None:
 
 
 def test_tag_moves_say_who_newest_first(db: Database, pushes: Pushes) -> None:
-    pushes.image("moves", "v1", actor="alice")
-    pushes.image("moves", "v1", actor="bob")
-    pushes.manifests.delete("moves", "v1", actor="")
+    pushes.image("moves", "v1", by="alice")
+    pushes.image("moves", "v1", by="bob")
+    with actor.acting(actor.Actor("anonymous")):
+        pushes.manifests.delete("moves", "v1")
     moves, more = Browse(db).moves("moves", None, 2)
-    assert [(m.actor, m.digest is None) for m in moves] == [("", True), ("bob", False)]  # deleted, then moved
+    assert [(m.actor_kind, m.actor_name, m.digest is None) for m in moves] == [
+        ("anonymous", "", True),  # deleted
+        ("user", "bob", False),  # moved
+    ]
     older, more_after = Browse(db).moves("moves", moves[-1].id, 2)
-    assert more and not more_after and [m.actor for m in older] == ["alice"]
+    assert more and not more_after and [m.actor_name for m in older] == ["alice"]
 
 
 def test_console_sessions_end_with_the_account_or_its_password(db: Database) -> None:

@@ -1,7 +1,7 @@
 """web console: sessions, who moved each tag, indexes for newest-first pages
 
 Revision ID: 0010_console
-Revises: 0004_s3pg
+Revises: 0005_hooks
 Create Date: 2026-12-03 18:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0010_console'
-down_revision = '0004_s3pg'
+down_revision = '0005_hooks'
 branch_labels = None
 depends_on = None
 
@@ -28,7 +28,8 @@ def upgrade() -> None:
     )
     op.create_index('ix_console_sessions_principal', 'console_sessions', ['principal_id'], unique=False)
     with op.batch_alter_table('tag_history') as batch:
-        batch.add_column(sa.Column('actor', sa.String(length=255), nullable=True))
+        batch.add_column(sa.Column('actor_kind', sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column('actor_name', sa.String(length=255), nullable=True))
     op.create_index('ix_manifests_pushed', 'manifests', ['repository_id', 'pushed_at', 'digest'], unique=False)
     op.create_index('ix_tag_history_repository', 'tag_history', ['repository_id', 'id'], unique=False)
 
@@ -37,6 +38,7 @@ def downgrade() -> None:
     op.drop_index('ix_tag_history_repository', table_name='tag_history')
     op.drop_index('ix_manifests_pushed', table_name='manifests')
     with op.batch_alter_table('tag_history') as batch:
-        batch.drop_column('actor')
+        batch.drop_column('actor_name')
+        batch.drop_column('actor_kind')
     op.drop_index('ix_console_sessions_principal', table_name='console_sessions')
     op.drop_table('console_sessions')

@@ -1,5 +1,5 @@
-"""Encryption at rest for secrets the server must read back (AWS secret access keys, which
-SigV4 verification needs in clear). Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`)
+"""Encryption at rest for secrets the server must read back: AWS secret access keys (SigV4
+verification needs them in clear) and webhook signing secrets. Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`)
 with a key file beside the signing keys, outside the database: a copy of the database alone
 reveals no secret."""
 

@@ -17,12 +17,18 @@ from starlette.routing import Route
 
 from ..auth.gate import Need
 from ..services import Services
-from . import access, images, lifecycle, repositories, session
+from . import access, images, lifecycle, repositories, session, webhooks
 from .failures import NotFound
 from .viewer import Viewer
 from .web import Console, Section
 
-SECTIONS: tuple[Section, ...] = (session.SECTION, repositories.SECTION, images.SECTION, lifecycle.SECTION)
+SECTIONS: tuple[Section, ...] = (
+    session.SECTION,
+    repositories.SECTION,
+    images.SECTION,
+    lifecycle.SECTION,
+    webhooks.SECTION,
+)
 ADMIN_SECTIONS: tuple[Section, ...] = (access.SECTION,)  # they manage accounts: only with authentication
 
 

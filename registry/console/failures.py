@@ -57,6 +57,10 @@ _STORE_STATUS: dict[type[store.StoreError], tuple[int, str]] = {
     store.ImageAlreadyExists: (409, "Nothing to change"),
     store.RepositoryNotEmpty: (409, "Repository not empty"),
     store.AccountExists: (409, "Already exists"),
+    store.SubscriptionUnknown: (404, "Not found"),
+    store.EventUnknown: (404, "Not found"),
+    store.SubscriptionExists: (409, "Already exists"),
+    store.SubscriptionInvalid: (400, "Not accepted"),
 }
 
 

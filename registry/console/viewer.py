@@ -40,7 +40,7 @@ class Viewer:
     fresh: bool  # made for this request: the answer sets the cookie
     auth: bool  # authentication is on (else everyone may do everything)
     name: str = ""  # the account logged in, "" for a visitor
-    admin: bool = False  # administers the registry: accounts and permissions
+    admin: bool = False  # administers the registry (admin on `*`): accounts, permissions, webhooks
 
     @property
     def logged_in(self) -> bool:
@@ -59,7 +59,7 @@ class Viewer:
 
     def require_admin(self) -> None:
         if not self.admin:
-            raise Refused("Only administrators of the registry (admin on every repository) may manage access.")
+            raise Refused("Only administrators of the registry (admin on every repository) may see this page.")
 
 
 def new_token() -> str:
@@ -71,8 +71,8 @@ async def identify(request: Request, services: Services, sessions: ConsoleSessio
     fresh = _TOKEN_RE.match(cookie) is None
     token = new_token() if fresh else cookie
     authority = services.authority
-    if authority is None:
-        return Viewer(OPEN, token, fresh, auth=False)
+    if authority is None:  # as for the API: everyone may do everything
+        return Viewer(OPEN, token, fresh, auth=False, admin=True)
     account = None if fresh else await reading(services, sessions.account, token_digest(token))
     principal = principal_of(account) if account is not None else ANONYMOUS
     rules = await reading(services, authority.directory.rules, principal)

@@ -52,6 +52,7 @@ log = logging.getLogger("cais.console")
 P = ParamSpec("P")
 T = TypeVar("T")
 Handler = Callable[[Request, Viewer], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 TEMPLATES = __file__.rsplit("/", 1)[0] + "/templates"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -75,6 +76,11 @@ NOTICES = {
     "granted": "Permission granted.",
     "revoked": "Permission revoked.",
     "logged-out": "You are logged out.",
+    "redelivering": "Queued for delivery again.",
+    "ping-delivered": "The test ping was delivered.",
+    "ping-failed": "The test ping was not delivered: its row below says why.",
+    "enabled": "Webhook enabled.",
+    "disabled": "Webhook disabled: events wait for it until it is enabled again.",
 }
 
 
@@ -148,7 +154,7 @@ class Console:
         return await self.services.threads.run(fn, *args, **kwargs)
 
     # -- pages ---------------------------------------------------------------------------------
-    def page(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def page(self, handler: Handler) -> Endpoint:
         """A console endpoint. The /v2 guard leaves it alone (as it does the ECR API): the
         console identifies its viewers itself, by their session cookie."""
 

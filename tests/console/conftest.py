@@ -25,6 +25,7 @@ CONSOLE_ENV = {
     "CAIS_UI__ENABLED": "true",
     "CAIS_UI__PAGE_SIZE": "5",
     "CAIS_UI__LIVE_INTERVAL": "1s",
+    "CAIS_EVENTS__POLL_INTERVAL": "0.2",  # webhooks deliver at once
 }
 SCRIPT = "<script>alert('x')</script>"
 _CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]{64})"')

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expec
 
 from conformance.client import OCI_MANIFEST
 from tests.support.auth import PASSWORD
+from tests.support.receiver import Receiver
 
 from .conftest import Seeded, artifacts_dir
 
@@ -171,3 +172,28 @@ def test_pages_fit_a_phone(phone: Page, seeded: Seeded) -> None:
         assert overflow <= 0, f"{path} is {overflow}px wider than the phone"
     expect(phone.get_by_role("button", name="Create robot")).to_be_visible()
     assert re.search(r"admin · Log out", phone.content())
+
+
+def test_a_webhook_delivery_is_logged_and_redelivered(page: Page, seeded: Seeded) -> None:
+    receiver = Receiver().start()
+    try:
+        reg = seeded.registry.basic(seeded.admin)
+        body = {"name": "ci-hook", "url": receiver.url, "events": ["image.pushed"]}
+        assert reg.request("POST", "/api/v1/webhooks", json=body).status_code == 201
+        assert reg.put_manifest("team/app", "hooked", reg.get_manifest("team/app", "v6").content).status_code == 201
+        first = receiver.wait(1)[0]
+        log_in(page, seeded.url, seeded.admin[0])
+        page.get_by_role("link", name="Webhooks").click()
+        page.get_by_role("link", name="ci-hook").click()
+        row = page.locator("#deliveries tbody tr").filter(has_text="image.pushed")
+        expect(row).to_contain_text("delivered")
+        expect(row).to_contain_text("200")
+        row.get_by_role("button", name="Redeliver").click()
+        expect(page.locator("#flash")).to_contain_text("Queued for delivery again.")
+        again = receiver.wait(2)[1]
+        assert again.headers["webhook-id"] == first.headers["webhook-id"]  # the same event, once more
+        page.get_by_role("button", name="Send a test ping").click()
+        expect(page.locator("#flash")).to_contain_text("The test ping was delivered.")
+        expect(page.locator("#deliveries")).to_contain_text("webhook.ping")
+    finally:
+        receiver.stop()

@@ -92,12 +92,13 @@ def test_pull_only_users_see_but_change_nothing(seeded: Seeded) -> None:
         (f"{APP}/-/lifecycle/preview", {"policy": ""}),
         (f"{APP}/-/settings", {"tag_mutability": "IMMUTABLE"}),
         ("/ui/access/users", {"name": "sneaky", "password": PASSWORD, "repeat": PASSWORD}),
+        ("/ui/webhooks/any/redeliver", {"since": "1h"}),
     ]:
         assert puller.post(path, data).status_code == 403, path
-    for path in ("/ui/access/users", "/ui/access/robots", "/ui/access/permissions"):
+    for path in ("/ui/access/users", "/ui/access/robots", "/ui/access/permissions", "/ui/webhooks"):
         response = puller.get(path)
         assert response.status_code == 403 and "Only administrators" in response.text
-    assert ">Access<" not in puller.get("/ui/repositories").text
+    assert ">Access<" not in puller.get("/ui/repositories").text and ">Webhooks<" not in puller.get("/ui").text
     missing_page = puller.get("/ui/no/such/page")
     assert missing_page.status_code == 404 and "no such page" in missing_page.text
     # Outside its patterns, an existing and a missing repository answer alike.

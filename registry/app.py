@@ -28,8 +28,12 @@ from . import logs
 from .api import base, blobs, manifests, ops, uploads, webhooks
 from .auth import token_endpoint
 from .auth.gate import need_of
+from .aws import protocol as aws
+from .cloudwatch import protocol as cloudwatch
 from .config import RESOLVED_CONFIG_ENV, Settings
+from .deploy import scheduler
 from .ecr import protocol as ecr
+from .ecs import protocol as ecs
 from .errors import OCIError, Problem, error_response
 from .jobs import every
 from .metrics import measured, sample_pool
@@ -91,6 +95,8 @@ def _jobs(settings: Settings, services: Services) -> list[Coroutine[Any, Any, No
     prune_once = partial(run_exclusively, services.db, "event retention", LEASE, prune)
     jobs.append(every(threads, "event retention", settings.events.prune_interval, prune_once))
     jobs.append(services.dispatcher().run())
+    if settings.deployer.enabled:
+        jobs.append(scheduler(services).run())
     return jobs
 
 
@@ -121,7 +127,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + blobs.routes(services)
         + manifests.routes(services)
         + ops.routes(services)
-        + ecr.routes(services)
+        + aws.routes(services, [ecr.api(services), ecs.api(services), cloudwatch.api(services)])
         + webhooks.routes(services)
         + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )

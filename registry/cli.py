@@ -13,7 +13,7 @@ from typing import Any
 
 from . import config, startup
 from .auth import cli as auth_cli
-from .commands import lifecycle, repos, storage_ops, webhooks
+from .commands import deploy, lifecycle, repos, storage_ops, webhooks
 
 DESCRIPTION = """\
 Cais: an OCI container registry with ECR-style management.
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "and flags, as JSON.",
     )
     _common(show)
-    for module in (repos, lifecycle, storage_ops, auth_cli, webhooks):
+    for module in (repos, lifecycle, storage_ops, auth_cli, webhooks, deploy):
         module.add(commands, _common)
     return parser
 

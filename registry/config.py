@@ -195,6 +195,27 @@ class UiSettings(_Section):
 
 
 @dataclass(frozen=True)
+class DeployerSettings(_Section):
+    enabled: bool = True  # the scheduler runs in the serving processes (one at a time holds the lease)
+    docker_host: str | None = None  # e.g. unix:///run/docker.sock; default: DOCKER_HOST or docker's default
+    interval: Seconds = 1.0  # between two reconciliations
+    lease: Seconds = 15.0  # a scheduler that died is replaced after this
+    drain: Delay = 2.0  # a task leaves its service proxy this long before it is stopped
+    ports: Annotated[str, Rule(pattern=r"\d{1,5}-\d{1,5}")] = "20000-29999"  # host ports handed to tasks
+    cpu: Annotated[int, Rule(ge=0)] = 0  # CPU units this host registers; 0: 1024 per core
+    memory: Annotated[int, Rule(ge=0)] = 0  # MiB this host registers; 0: the machine's memory
+    log_bytes: Bytes = 1 << 20  # per container log file (one rotated file is kept beside it)
+    stopped_ttl: Seconds = 3600.0  # STOPPED tasks stay visible this long
+    registry: str | None = None  # host:port of this registry in image references; default: server.listen
+
+    def problems(self) -> list[str]:
+        low, _, high = self.ports.partition("-")
+        if not 1024 <= int(low) <= int(high) <= 65535:
+            return ["ports must be a range LOW-HIGH within 1024-65535"]
+        return []
+
+
+@dataclass(frozen=True)
 class EventSettings(_Section):
     """Events and webhooks (hooks/)."""
 
@@ -247,6 +268,7 @@ class Settings:
     gc: GcSettings = field(default_factory=GcSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    deployer: DeployerSettings = field(default_factory=DeployerSettings)
     log: LogSettings = field(default_factory=LogSettings)
     events: EventSettings = field(default_factory=EventSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
+from deployer import retention
+from deployer.arns import Arns
+from deployer.host import this_host
+from deployer.options import Options
+from deployer.store import DeployerStore
 from hooks.backoff import Backoff
 from hooks.dispatch import DeliverySettings, Dispatcher
 from hooks.formats import Origin
@@ -53,6 +59,7 @@ class Services:
     permissions: PermissionStore
     guard: Guard
     authority: Authority | None
+    deployer: DeployerStore
     webhooks: Webhooks
     # The in-process consumers of events (hooks/subscribers.py): each area adds its own here.
     subscribers: list[Subscriber] = field(default_factory=list)
@@ -106,6 +113,28 @@ def _open_authority(settings: Settings, db: Database) -> Authority | None:
     return open_authority(settings, db)
 
 
+def deployer_options(settings: Settings) -> Options:
+    deployer = settings.deployer
+    low, _, high = deployer.ports.partition("-")
+    hosts = [deployer.registry or settings.server.listen]
+    if settings.auth.public_url:
+        hosts.append(settings.auth.public_url.split("://", 1)[1])
+    return Options(
+        arns=Arns(settings.ecr.region, settings.ecr.account_id),
+        data_dir=settings.data_dir,
+        docker_host=deployer.docker_host,
+        interval=deployer.interval,
+        lease=deployer.lease,
+        drain=deployer.drain,
+        port_range=(int(low), int(high)),
+        cpu=deployer.cpu,
+        memory=deployer.memory,
+        log_bytes=deployer.log_bytes,
+        stopped_ttl=deployer.stopped_ttl,
+        registry_hosts=tuple(hosts),
+    )
+
+
 def delivery_settings(settings: Settings) -> DeliverySettings:
     found = settings.events
     return DeliverySettings(
@@ -132,6 +161,7 @@ def open_services(settings: Settings) -> Services:
     )
     create_on_push = settings.repositories.create_on_push
     authority = _open_authority(settings, db)
+    options = deployer_options(settings)
     threads = Threads()
     return Services(
         settings=settings,
@@ -151,11 +181,12 @@ def open_services(settings: Settings) -> Services:
         repositories=RepositoryStore(db),
         images=ImageStore(db),
         pulls=PullRecorder(db),
-        lifecycle=Lifecycle(db),
+        lifecycle=Lifecycle(db, partial(retention.in_use, db, options.registry_hosts)),
         collector=Collector(db, driver, settings.gc.grace),
         accounts=AccountStore(db),
         permissions=PermissionStore(db),
         guard=Guard(authority, threads),
         authority=authority,
         webhooks=Webhooks(db, threads, Keyring(settings.auth_key_dir), delivery_settings(settings), origin(settings)),
+        deployer=DeployerStore(db, options, lambda: this_host(options.cpu, options.memory)),
     )

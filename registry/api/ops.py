@@ -15,6 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from deployer.metrics import DeployerMetrics
+
 from .. import metrics
 from ..auth.gate import Need
 from ..config import MetricsSettings
@@ -55,6 +57,7 @@ def metrics_address_only(app: ASGIApp, settings: MetricsSettings) -> ASGIApp:
 def routes(services: Services) -> list[Route]:
     holdings = metrics.Holdings(services.db, services.settings.storage.driver)
     backlog = metrics.EventBacklog(services.webhooks)
+    deployer = DeployerMetrics(services.db)
 
     def check_database() -> None:
         with services.db.read() as conn:
@@ -77,7 +80,7 @@ def routes(services: Services) -> list[Route]:
     async def metrics_endpoint(request: Request) -> Response:
         _metrics_allowed(services.settings.metrics, request)
         metrics.sample_pool(services.db)
-        body = await services.threads.run(metrics.exposition, holdings, backlog)
+        body = await services.threads.run(metrics.exposition, holdings, backlog, deployer)
         return Response(body, media_type="text/plain; version=0.0.4")
 
     return [

@@ -89,11 +89,15 @@ def _token_parser(commands: Any, common: Common) -> None:
     create.add_argument(
         "--repo",
         action="append",
-        required=True,
+        default=[],
         metavar="PATTERN",
         help="repository pattern such as team/* (repeatable)",
     )
-    create.add_argument("--actions", required=True, help="comma-separated: pull, push, delete, admin")
+    create.add_argument("--cluster", action="append", default=[], metavar="PATTERN", help="deployer cluster pattern")
+    create.add_argument(
+        "--service", action="append", default=[], metavar="PATTERN", help="deployer service pattern CLUSTER/SERVICE"
+    )
+    create.add_argument("--actions", required=True, help="comma-separated: pull, push, delete, admin, deploy")
     create.add_argument("--expires", metavar="DURATION", help="lifetime such as 90d or 12h (default: none)")
     create.add_argument("--aws", action="store_true", help="create an AWS-style key pair instead of a token")
     create.add_argument("--description", help="free text shown by `cais token list`")
@@ -133,7 +137,10 @@ def _subject_flags(parser: argparse.ArgumentParser) -> None:
     subject.add_argument("--robot", metavar="NAME")
     subject.add_argument("--group", metavar="NAME")
     subject.add_argument("--anonymous", action="store_true", help="everyone, logged in or not (pull only)")
-    parser.add_argument("--repo", required=True, metavar="PATTERN", help="repository pattern: app, team/*, *")
+    resource = parser.add_mutually_exclusive_group(required=True)
+    resource.add_argument("--repo", metavar="PATTERN", help="repository pattern: app, team/*, *")
+    resource.add_argument("--cluster", metavar="PATTERN", help="deployer cluster pattern: every service of it")
+    resource.add_argument("--service", metavar="PATTERN", help="deployer service pattern CLUSTER/SERVICE: prod/api")
 
 
 def _perm_parser(commands: Any, common: Common) -> None:
@@ -143,11 +150,12 @@ def _perm_parser(commands: Any, common: Common) -> None:
         "manage permissions",
         "Permissions: a subject may do actions (pull, "
         "push, delete, admin) on the repositories matching a pattern (* matches any characters, "
-        "slashes included). admin implies pull, push and delete.",
+        "slashes included), or deploy on the deployer's clusters (--cluster) and services (--service "
+        "CLUSTER/SERVICE). admin implies pull, push, delete and deploy.",
     )
     grant = _sub(actions, common, "grant", "grant actions", "Add actions to a subject's rule for a pattern.")
     _subject_flags(grant)
-    grant.add_argument("--actions", required=True, help="comma-separated: pull, push, delete, admin")
+    grant.add_argument("--actions", required=True, help="comma-separated: pull, push, delete, admin, deploy")
     revoke = _sub(actions, common, "revoke", "revoke actions", "Remove actions (all of them without --actions).")
     _subject_flags(revoke)
     revoke.add_argument("--actions", help="comma-separated; default: the whole rule")

@@ -17,7 +17,7 @@ from ..config import parse_seconds
 from ..services import Services
 from . import enrol, passwords
 from .keys import KeyRotationError, SigningKeys
-from .policy import check_pattern, parse_actions
+from .policy import DEPLOY, check_deploy_pattern, check_pattern, parse_actions
 
 
 class CommandError(Exception):
@@ -104,10 +104,33 @@ def _user_passwd(args: argparse.Namespace, services: Services) -> None:
     print(f"password of {args.name} changed", file=sys.stderr)
 
 
+def _patterns(repos: list[str], clusters: list[str], service_patterns: list[str], actions: frozenset[str]) -> list[str]:
+    """Stored patterns for the resources named; deploy goes with clusters and services only."""
+    if not repos and not clusters and not service_patterns:
+        raise CommandError("name what the rule covers: --repo, --cluster or --service")
+    if repos and DEPLOY in actions:
+        raise CommandError("deploy applies to --cluster and --service patterns, not repositories")
+    if (clusters or service_patterns) and not actions <= {DEPLOY, "admin"}:
+        raise CommandError("only deploy and admin apply to clusters and services")
+    return (
+        [check_pattern(p) for p in repos]
+        + [check_deploy_pattern(p, cluster=True) for p in clusters]
+        + [check_deploy_pattern(p, cluster=False) for p in service_patterns]
+    )
+
+
+def _resource(args: argparse.Namespace, actions: frozenset[str] | None) -> str:
+    """The one pattern of `perm grant|revoke` (--repo, --cluster or --service), as stored."""
+    repos, clusters = [args.repo] if args.repo else [], [args.cluster] if args.cluster else []
+    return _patterns(repos, clusters, [args.service] if args.service else [], actions or frozenset({"admin"}))[0]
+
+
 def _token_create(args: argparse.Namespace, services: Services) -> None:
     lifetime = parse_seconds(args.expires) if args.expires else None
+    actions = parse_actions(args.actions)
+    patterns = _patterns(args.repo, args.cluster, args.service, actions)
     key_dir = services.settings.auth_key_dir
-    new = enrol.robot(key_dir, args.name, args.repo, parse_actions(args.actions), lifetime, args.aws, args.description)
+    new = enrol.robot(key_dir, args.name, patterns, actions, lifetime, args.aws, args.description)
     services.accounts.create(new.account)
     print(new.secret)
     expires = _when(new.account.expires_at)
@@ -174,15 +197,17 @@ def _perm_grant(args: argparse.Namespace, services: Services) -> None:
     actions = parse_actions(args.actions)
     if kind == "anonymous" and actions != {"pull"}:
         raise CommandError("anonymous callers may only be granted pull")
-    after = services.permissions.grant(kind, name, check_pattern(args.repo), actions)
-    print(f"{_label(kind, name)}: {args.repo} -> {','.join(sorted(after))}", file=sys.stderr)
+    pattern = _resource(args, actions)
+    after = services.permissions.grant(kind, name, pattern, actions)
+    print(f"{_label(kind, name)}: {pattern} -> {','.join(sorted(after))}", file=sys.stderr)
 
 
 def _perm_revoke(args: argparse.Namespace, services: Services) -> None:
     kind, name = _subject(args)
     actions = parse_actions(args.actions) if args.actions else None
-    after = services.permissions.revoke(kind, name, args.repo, actions)
-    print(f"{_label(kind, name)}: {args.repo} -> {','.join(sorted(after)) or '(removed)'}", file=sys.stderr)
+    pattern = args.repo or _resource(args, None)
+    after = services.permissions.revoke(kind, name, pattern, actions)
+    print(f"{_label(kind, name)}: {pattern} -> {','.join(sorted(after)) or '(removed)'}", file=sys.stderr)
 
 
 def _perm_list(args: argparse.Namespace, services: Services) -> None:

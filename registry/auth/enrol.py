@@ -12,7 +12,6 @@ from storage.secretbox import SecretBox
 
 from . import credentials, passwords
 from .authority import AWS_USER
-from .policy import check_pattern
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 MIN_PASSWORD = 8
@@ -53,10 +52,11 @@ def robot(
     aws: bool = False,
     description: str | None = None,
 ) -> NewRobot:
-    """A robot with `actions` on each pattern, expiring after `lifetime` seconds (None: never).
+    """A robot with `actions` on each pattern (checked by the caller: repository, cluster and
+    service patterns differ), expiring after `lifetime` seconds (None: never).
     aws=True: an AWS-style key pair (for the ECR-compatible API) instead of a secret; its secret
     key is sealed with the secret-box key of `key_dir`."""
-    rules = [(check_pattern(pattern), actions) for pattern in patterns]
+    rules = [(pattern, actions) for pattern in patterns]
     expires_at = time.time() + lifetime if lifetime else None
     if aws:
         key_id, aws_secret = credentials.aws_key_pair()

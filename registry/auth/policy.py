@@ -6,6 +6,12 @@ matching a pattern. `*` in a pattern matches any run of characters, slashes incl
 `team/*` covers `team/app` and `team/app/base`; `*` alone covers everything. `admin` implies
 `pull`, `push` and `delete`. Rules only add: a principal may do the union of what its own
 rules, its groups' rules and the anonymous rules allow.
+
+The deployer's resources share the model: a rule on `ecs:<cluster>/<service>` patterns (made
+by `cais perm grant --cluster C` or `--service C/S`) gives `deploy` on services; a cluster-wide
+operation needs the pattern to cover every service of the cluster (`ecs:prod/*`). `admin`
+implies `deploy` too, so a rule `*` with admin covers everything. Repository names never
+contain a colon, so repository rules such as `team/*` never reach the deployer's resources.
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-ACTIONS = ("pull", "push", "delete", "admin")
+ACTIONS = ("pull", "push", "delete", "admin", "deploy")
 IMPLIED = {"admin": frozenset(ACTIONS)}
+DEPLOY = "deploy"
+DEPLOY_PREFIX = "ecs:"
+DEPLOY_PATTERN_RE = re.compile(r"^[A-Za-z0-9_*-]{1,255}(/[A-Za-z0-9_*-]{1,255})?$")
 ALL = "*"
 PATTERN_RE = re.compile(r"^[a-z0-9*][a-z0-9._/*-]{0,254}$")
 SUBJECT_KINDS = ("user", "robot", "group", "anonymous")
@@ -67,6 +76,31 @@ def check_pattern(pattern: str) -> str:
     return pattern
 
 
+def check_deploy_pattern(pattern: str, cluster: bool) -> str:
+    """The stored pattern for `--cluster C` (all of C: `ecs:C/*`) or `--service C/S`."""
+    if not DEPLOY_PATTERN_RE.match(pattern) or ("/" in pattern) == cluster:
+        shape = "CLUSTER" if cluster else "CLUSTER/SERVICE"
+        raise ValueError(f"invalid {'cluster' if cluster else 'service'} pattern {pattern!r}: {shape}, * as wildcard")
+    return f"{DEPLOY_PREFIX}{pattern}/*" if cluster else DEPLOY_PREFIX + pattern
+
+
+def deploy_resource(cluster: str, service: str | None = None) -> str:
+    """What a deploy rule is matched against: a service, or (None) every service of a cluster."""
+    return f"{DEPLOY_PREFIX}{cluster}/{service or '*'}"
+
+
+def deploys_somewhere(principal: Principal, rules: Iterable[Rule]) -> bool:
+    """Whether `principal` may deploy to some service (task definitions, which belong to no
+    cluster, are open to such callers, as IAM gives ecs:RegisterTaskDefinition no resource)."""
+    subjects = set(principal.subjects())
+    return any(
+        (rule.subject_kind, rule.subject_name) in subjects
+        and DEPLOY in expand(rule.actions)
+        and (rule.pattern.startswith(DEPLOY_PREFIX) or rule.pattern.startswith(ALL))
+        for rule in rules
+    )
+
+
 @functools.lru_cache(maxsize=4096)
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split(ALL)))
@@ -106,6 +140,6 @@ def administers(principal: Principal, rules: Iterable[Rule]) -> bool:
 def grants(principal: Principal, rules: Iterable[Rule], repository: str, requested: Iterable[str]) -> frozenset[str]:
     """The requested actions that `principal` may do on `repository` (`*` asks for all of them):
     exactly the intersection the token specification requires."""
-    have = allowed(principal, rules, repository)
+    have = allowed(principal, rules, repository) - {DEPLOY}  # no repository operation needs it
     wanted = frozenset(requested)
     return have if ALL in wanted else have & wanted

@@ -15,13 +15,14 @@ from starlette.routing import Route
 from storage.metadata.permissions import PermissionRow
 
 from ..auth import enrol
-from ..auth.policy import ACTIONS, check_pattern, parse_actions
+from ..auth.policy import ACTIONS, DEPLOY, check_pattern, parse_actions
 from ..config import parse_seconds
 from .failures import BadInput, bad_input
 from .viewer import Viewer
 from .web import Console, NavItem, Section, form_of
 
 SUBJECT_KINDS = ("user", "robot", "group", "anonymous")
+REPOSITORY_ACTIONS = tuple(action for action in ACTIONS if action != DEPLOY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +36,12 @@ class RobotView:
 
 
 def _actions(values: list[str]) -> frozenset[str]:
+    """Repository actions: deploy rules name clusters and services (`cais perm grant --cluster`)."""
     with bad_input():
-        return parse_actions(",".join(values))
+        actions = parse_actions(",".join(values))
+    if DEPLOY in actions:
+        raise BadInput("deploy applies to clusters and services: grant it with cais perm grant --cluster or --service")
+    return actions
 
 
 def routes(console: Console) -> list[Route]:
@@ -96,7 +101,7 @@ def routes(console: Console) -> list[Route]:
     @console.page
     async def robot_list(request: Request, viewer: Viewer) -> Response:
         viewer.require_admin()
-        context = {"robots": await robots(), "actions": ACTIONS, "created": None}
+        context = {"robots": await robots(), "actions": REPOSITORY_ACTIONS, "created": None}
         return console.render(request, viewer, "access_robots.html", context)
 
     @console.page
@@ -108,13 +113,14 @@ def routes(console: Console) -> list[Route]:
             raise BadInput("Name at least one repository pattern.")
         actions = _actions(form.getlist("actions"))
         with bad_input():
+            patterns = [check_pattern(pattern) for pattern in patterns]
             lifetime = parse_seconds(form["expires"]) if form.get("expires", "").strip() else None
             new = enrol.robot(
                 key_dir, form.get("name", "").strip(), patterns, actions, lifetime, form.get("aws") == "on"
             )
         await console.run(services.accounts.create, new.account)
         # The answer to this form is the only place the secret ever appears.
-        context = {"robots": await robots(), "actions": ACTIONS, "created": new}
+        context = {"robots": await robots(), "actions": REPOSITORY_ACTIONS, "created": new}
         return console.render(request, viewer, "access_robots.html", context, fragment="_robot_created.html")
 
     @console.page
@@ -129,7 +135,7 @@ def routes(console: Console) -> list[Route]:
         context = {
             "rules": await console.read(services.permissions.listing),
             "kinds": SUBJECT_KINDS,
-            "actions": ACTIONS,
+            "actions": REPOSITORY_ACTIONS,
         }
         return console.render(request, viewer, "access_permissions.html", context)
 

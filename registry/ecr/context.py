@@ -4,26 +4,17 @@ being served."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 
+from ..aws.call import Call
+from ..aws.errors import AwsError, Row
+from ..aws.shapes import invalid_parameter
+from ..aws.signing import Principal
 from ..services import Services
-from .access import Principal
-from .errors import AwsError, Fault
-from .shapes import invalid_parameter
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    request: Request
-    principal: Principal
-    params: dict[str, Any]
-
-
-Handler = Callable[[Call], Awaitable[dict[str, Any]]]
+from .errors import Fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +65,7 @@ class Context:
             raise self.not_found(name, registry)
         return name
 
-    def absent(self, fault: Fault, what: str, repository: str) -> AwsError:
+    def absent(self, fault: Row, what: str, repository: str) -> AwsError:
         """ECR's wording for a policy or preview the repository does not have."""
         message = (
             f"{what} does not exist for the repository with name '{repository}' "

@@ -10,11 +10,14 @@ from storage.images import ImageRef
 from storage.manifest_store import MISMATCH, NOT_FOUND
 from storage.metadata.images import ANY
 
+from ..aws import pages
+from ..aws.call import Call, Handler
+from ..aws.errors import AwsError
+from ..aws.shapes import invalid_parameter
 from ..references import is_tag
-from . import pages, present
-from .context import Call, Context, Handler
-from .errors import AwsError, Fault
-from .shapes import invalid_parameter
+from . import present
+from .context import Context
+from .errors import Fault
 
 PAGE = 100
 _FAILURES = {NOT_FOUND: "ImageNotFound", MISMATCH: "ImageTagDoesNotMatchDigest"}

@@ -10,9 +10,11 @@ from storage.digest import Digest, DigestError
 from storage.errors import BlobUnknown, DigestMismatch, UploadOutOfOrder
 
 from ..api.common import blob_url
-from .context import Call, Context, Handler
-from .errors import AwsError, Fault
-from .shapes import invalid_parameter
+from ..aws.call import Call, Handler
+from ..aws.errors import AwsError
+from ..aws.shapes import invalid_parameter
+from .context import Context
+from .errors import Fault
 
 PART_SIZE = 10 << 20
 PRESIGN_SECONDS = 3600

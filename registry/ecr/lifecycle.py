@@ -8,10 +8,12 @@ from storage.errors import PolicyNotFound
 from storage.lifecycle.policy import PolicyInvalid, parse
 from storage.metadata.repositories import RepositoryRow
 
-from . import pages
-from .context import Call, Context, Handler
-from .errors import AwsError, Fault
-from .shapes import invalid_parameter
+from ..aws import pages
+from ..aws.call import Call, Handler
+from ..aws.errors import AwsError
+from ..aws.shapes import invalid_parameter
+from .context import Context
+from .errors import Fault
 
 KIND = "lifecycle_policy"
 PAGE = 100

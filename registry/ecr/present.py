@@ -8,7 +8,8 @@ from storage.metadata.images import ImageRow
 from storage.metadata.repositories import Settings
 from storage.repository_store import Repository
 
-from .context import Call, Context
+from ..aws.call import Call
+from .context import Context
 
 
 def exclusion_filters(settings: Settings) -> list[dict[str, str]]:

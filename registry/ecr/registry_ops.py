@@ -9,10 +9,12 @@ from typing import Any
 from storage import policy_document
 from storage.errors import PolicyNotFound, SettingInvalid
 
+from ..aws.call import Call, Handler
+from ..aws.errors import AwsError
+from ..aws.shapes import invalid_parameter
 from . import access
-from .context import Call, Context, Handler
-from .errors import AwsError, Fault
-from .shapes import invalid_parameter
+from .context import Context
+from .errors import Fault
 
 KIND = "repository_policy"
 

@@ -7,9 +7,12 @@ from typing import Any
 from storage.errors import RepositoryExists
 from storage.metadata.repositories import DEFAULT_ENCRYPTION, Settings
 
-from . import access, pages, present
-from .context import Call, Context, Handler
-from .errors import AwsError, Fault
+from ..aws import pages
+from ..aws.call import Call, Handler
+from ..aws.errors import AwsError
+from . import access, present
+from .context import Context
+from .errors import Fault
 
 PAGE = 100
 

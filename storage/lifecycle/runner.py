@@ -27,8 +27,8 @@ from ..metadata.schema import manifests
 from .evaluate import Image, Verdict, evaluate
 from .policy import parse
 
-# Digests of a repository that must never expire (images running services use). The deployer
-# provides the real one; until then nothing is protected.
+# Digests of a repository that must never expire (images the deployer runs or may roll back to:
+# deployer/retention.py provides them).
 ProtectedDigests = Callable[[str], set[str]]
 
 

@@ -338,6 +338,135 @@ deliveries = Table(
     Index("ix_deliveries_event", "event_id"),
 )
 
+
+# -- deployer (ECS-style control plane) ----------------------------------------------------
+# Rows keep the columns the scheduler filters and counts on; the rest of each ECS object is a
+# JSON document (`doc`) in the API's own shape, so that a new ECS field needs no migration.
+ecs_clusters = Table(
+    "ecs_clusters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # ACTIVE | INACTIVE
+    Column("created_at", Float, nullable=False),
+    Column("doc", Text, nullable=False),  # settings, configuration
+)
+
+ecs_container_instances = Table(
+    "ecs_container_instances",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("ecs_clusters.id", ondelete="CASCADE"), nullable=False),
+    Column("host", NAME, nullable=False),  # the engine's name for the machine
+    Column("status", String(16), nullable=False),  # ACTIVE | DRAINING | INACTIVE
+    Column("cpu", Integer, nullable=False),
+    Column("memory", Integer, nullable=False),
+    Column("registered_at", Float, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_ecs_container_instances_cluster", "cluster_id"),
+)
+
+ecs_task_definitions = Table(
+    "ecs_task_definitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("family", NAME, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("status", String(24), nullable=False),  # ACTIVE | INACTIVE | DELETE_IN_PROGRESS
+    Column("registered_at", Float, nullable=False),
+    Column("deregistered_at", Float),
+    Column("doc", Text, nullable=False),  # the TaskDefinition as registered
+    UniqueConstraint("family", "revision", name="uq_ecs_task_definitions_family_revision"),
+)
+
+ecs_services = Table(
+    "ecs_services",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cluster_id", Integer, ForeignKey("ecs_clusters.id", ondelete="CASCADE"), nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("status", String(16), nullable=False),  # ACTIVE | DRAINING | INACTIVE
+    Column("desired_count", Integer, nullable=False),
+    Column("task_definition_id", Integer, ForeignKey("ecs_task_definitions.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("steady", Boolean, nullable=False, server_default="0"),  # last reported steady state
+    Column("task_restarts", Integer, nullable=False, server_default="0"),
+    Column("doc", Text, nullable=False),  # deploymentConfiguration, grace period, load balancer port...
+    UniqueConstraint("cluster_id", "name", name="uq_ecs_services_cluster_name"),
+)
+
+ecs_deployments = Table(
+    "ecs_deployments",
+    metadata,
+    Column("id", String(64), primary_key=True),  # ecs-svc/<19 digits>
+    Column("service_id", Integer, ForeignKey("ecs_services.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),  # PRIMARY | ACTIVE | INACTIVE
+    Column("task_definition_id", Integer, ForeignKey("ecs_task_definitions.id"), nullable=False),
+    Column("rollout_state", String(16), nullable=False),  # IN_PROGRESS | COMPLETED | FAILED
+    Column("rollout_reason", Text),
+    Column("failed_tasks", Integer, nullable=False, server_default="0"),
+    Column("rollback_of", String(64)),  # the deployment this one rolls back
+    Column("stopped", Boolean, nullable=False, server_default="0"),  # superseded or stopped by a user
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("doc", Text, nullable=False),  # the deploymentConfiguration it runs with
+    Index("ix_ecs_deployments_service", "service_id", "status"),
+)
+
+ecs_service_events = Table(
+    "ecs_service_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", Integer, ForeignKey("ecs_services.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_ecs_service_events_service", "service_id", "id"),
+)
+
+ecs_tasks = Table(
+    "ecs_tasks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("cluster_id", Integer, ForeignKey("ecs_clusters.id", ondelete="CASCADE"), nullable=False),
+    Column("service_id", Integer, ForeignKey("ecs_services.id", ondelete="SET NULL")),
+    Column("deployment_id", String(64)),
+    Column("task_definition_id", Integer, ForeignKey("ecs_task_definitions.id"), nullable=False),
+    Column("instance_id", String(36)),
+    Column("last_status", String(16), nullable=False),
+    Column("desired_status", String(16), nullable=False),
+    Column("health_status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("stopped_at", Float),
+    Column("cpu", Integer, nullable=False),
+    Column("memory", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("doc", Text, nullable=False),  # containers, ports, stop code and reason, overrides...
+    Index("ix_ecs_tasks_cluster_status", "cluster_id", "last_status"),
+    Index("ix_ecs_tasks_service", "service_id", "last_status"),
+)
+
+ecs_log_streams = Table(
+    "ecs_log_streams",
+    metadata,
+    Column("log_group", String(512), primary_key=True),
+    Column("stream", String(512), primary_key=True),
+    Column("task_id", String(32), nullable=False),
+    Column("container", NAME, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+ecs_resource_tags = Table(
+    "ecs_resource_tags",
+    metadata,
+    Column("arn", String(512), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
 # -- web console -----------------------------------------------------------------------------
 # Console logins: the cookie holds a random token, the table only its SHA-256 (as refresh tokens).
 console_sessions = Table(

@@ -6,22 +6,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from conformance.client import Registry
+from tests.support.aws import aws_client
 
 
 def ecr_client(url: str, validate: bool = True, key_id: str = "x", secret: str = "y", region: str = "us-east-1") -> Any:
-    return boto3.client(
-        "ecr",
-        endpoint_url=url,
-        region_name=region,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-        config=Config(parameter_validation=validate, retries={"max_attempts": 1}),
-    )
+    return aws_client("ecr", url, validate, key_id, secret, region)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def test_layers_point_down(package: str) -> None:
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
-@pytest.mark.parametrize("package", ["registry", "storage", "hooks"])
+@pytest.mark.parametrize("package", ["registry", "storage", "hooks", "deployer"])
 def test_top_level_packages_are_ours(package: str) -> None:
     module = importlib.import_module(package)
     assert Path(module.__file__ or "").resolve().is_relative_to(ROOT / package)

@@ -9,7 +9,10 @@ from registry.auth.policy import (
     Principal,
     Rule,
     allowed,
+    check_deploy_pattern,
     check_pattern,
+    deploy_resource,
+    deploys_somewhere,
     expand,
     grants,
     matches,
@@ -50,7 +53,7 @@ def test_pattern_matching(pattern: str, name: str, expected: bool) -> None:
 
 def test_rules_apply_to_the_principal_its_groups_and_everyone() -> None:
     assert allowed(ALICE, RULES, "team/x") == {"pull", "push"}
-    assert allowed(ALICE, RULES, "app") == {"pull", "push", "delete", "admin"}
+    assert allowed(ALICE, RULES, "app") == {"pull", "push", "delete", "admin", "deploy"}
     assert allowed(ALICE, RULES, "public/site") == {"pull"}
     assert allowed(ALICE, RULES, "other") == frozenset()
     assert allowed(CI, RULES, "team/a") == {"push"}
@@ -71,7 +74,7 @@ def test_grants_is_the_intersection_and_star_asks_for_everything() -> None:
 
 
 def test_admin_implies_the_others() -> None:
-    assert expand({"admin"}) == {"pull", "push", "delete", "admin"}
+    assert expand({"admin"}) == {"pull", "push", "delete", "admin", "deploy"}
     assert expand({"pull"}) == {"pull"}
 
 
@@ -113,3 +116,28 @@ def test_scopes_are_merged_per_resource() -> None:
         Scope("repository", "a", frozenset({"pull", "push"})),
         Scope("repository", "b", frozenset({"pull"})),
     ]
+
+
+def test_deploy_rules_cover_clusters_and_services_never_repositories() -> None:
+    prod = check_deploy_pattern("prod", cluster=True)
+    web = check_deploy_pattern("prod/web", cluster=False)
+    assert (prod, web) == ("ecs:prod/*", "ecs:prod/web")
+    with pytest.raises(ValueError):
+        check_deploy_pattern("prod/web", cluster=True)
+    with pytest.raises(ValueError):
+        check_deploy_pattern("prod", cluster=False)
+    rules = [
+        Rule("user", "ops", prod, frozenset({"deploy"})),
+        Rule("user", "dev", web, frozenset({"deploy"})),
+        Rule("user", "repo-admin", "prod*", frozenset({"admin"})),
+        Rule("user", "root", "*", frozenset({"admin"})),
+    ]
+    ops, dev, repo_admin, root = (Principal("user", n) for n in ("ops", "dev", "repo-admin", "root"))
+    assert "deploy" in allowed(ops, rules, deploy_resource("prod"))  # the whole cluster
+    assert "deploy" in allowed(dev, rules, deploy_resource("prod", "web"))
+    assert "deploy" not in allowed(dev, rules, deploy_resource("prod"))  # one service is not the cluster
+    assert "deploy" not in allowed(dev, rules, deploy_resource("prod", "api"))
+    assert "deploy" not in allowed(repo_admin, rules, deploy_resource("prod", "web"))  # repositories only
+    assert "deploy" in allowed(root, rules, deploy_resource("prod", "web"))  # admin on * implies it
+    assert deploys_somewhere(dev, rules) and not deploys_somewhere(repo_admin, rules)
+    assert "deploy" not in grants(root, rules, "prod/web", ["*"])  # no repository scope carries it

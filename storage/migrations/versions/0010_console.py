@@ -1,7 +1,7 @@
 """web console: sessions, who moved each tag, indexes for newest-first pages
 
 Revision ID: 0010_console
-Revises: 0005_hooks
+Revises: 0007_deployer
 Create Date: 2026-12-03 18:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0010_console'
-down_revision = '0005_hooks'
+down_revision = '0007_deployer'
 branch_labels = None
 depends_on = None
 

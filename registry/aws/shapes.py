@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
-from .errors import AwsError, Fault
+from .errors import AwsError, Common
 
 _NUMBERS = ("integer", "long", "float", "double")
 
@@ -38,7 +38,7 @@ class _Violation(Exception):
 
 
 def _serialization(path: str, expected: str) -> AwsError:
-    return AwsError(Fault.SERIALIZATION, f"expected {expected} at '{path}'")
+    return AwsError(Common.SERIALIZATION, f"expected {expected} at '{path}'")
 
 
 def _check_type(shape: Shape, value: Any, path: str) -> Any:
@@ -134,12 +134,12 @@ def _violation_error(operation: OperationModel, violation: _Violation) -> AwsErr
             f"1 validation error detected: Value '{shown}' at '{violation.path}' failed to satisfy constraint: "
             f"{violation.constraint}"
         )
-        return AwsError(Fault.VALIDATION, message)
+        return AwsError(Common.VALIDATION, message)
     return invalid_parameter(violation.path, violation.constraint)
 
 
 def invalid_parameter(member: str, constraint: str) -> AwsError:
-    """ECR's wording for a member it cannot accept."""
+    """AWS's wording for a member it cannot accept."""
     return AwsError(
-        Fault.INVALID_PARAMETER, f"Invalid parameter at '{member}' failed to satisfy constraint: '{constraint}'"
+        Common.INVALID_PARAMETER, f"Invalid parameter at '{member}' failed to satisfy constraint: '{constraint}'"
     )

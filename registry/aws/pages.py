@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from .shapes import invalid_parameter
+
+T = TypeVar("T")
 
 
 def token(position: list[Any]) -> str:
@@ -34,3 +37,14 @@ def limit(params: dict[str, Any], default: int, exclusive_with: str | None = Non
             if member in params:
                 raise invalid_parameter(member, f"cannot be used together with {exclusive_with}")
     return int(params.get("maxResults", default))
+
+
+def offset_page(
+    items: Sequence[T], params: dict[str, Any], default: int, limit_member: str = "maxResults"
+) -> tuple[Sequence[T], str | None]:
+    """One page of a list held in full, and the token of the next one (None: the last page)."""
+    (start,) = position(params, ["0"])
+    offset = int(start) if start.isdigit() else 0
+    limit = int(params.get(limit_member, default))
+    end = offset + limit
+    return items[offset:end], token([str(end)]) if end < len(items) else None

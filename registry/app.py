@@ -137,6 +137,10 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + webhooks.routes(services)
         + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )
+    if settings.ui.enabled:
+        from .console import routes as console_routes  # only then: serving workers never load Jinja2
+
+        routes += console_routes(services)
     _check_guarded(routes)
     handlers = {
         OCIError: _error,

@@ -207,6 +207,14 @@ class ScanSettings(_Section):
 
 
 @dataclass(frozen=True)
+class UiSettings(_Section):
+    enabled: bool = False  # the web console at /ui/ (its modules are loaded only when enabled)
+    session_ttl: Annotated[float, Rule(parse=parse_seconds, ge=60)] = 12 * 3600.0  # a console login lasts this long
+    page_size: Annotated[int, Rule(ge=5, le=500)] = 50  # rows per page of the console's lists
+    live_interval: Annotated[float, Rule(parse=parse_seconds, ge=1)] = 5.0  # how often live regions refresh
+
+
+@dataclass(frozen=True)
 class DeployerSettings(_Section):
     enabled: bool = True  # the scheduler runs in the serving processes (one at a time holds the lease)
     docker_host: str | None = None  # e.g. unix:///run/docker.sock; default: DOCKER_HOST or docker's default
@@ -285,6 +293,7 @@ class Settings:
     gc: GcSettings = field(default_factory=GcSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     scan: ScanSettings = field(default_factory=ScanSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
     deployer: DeployerSettings = field(default_factory=DeployerSettings)
     log: LogSettings = field(default_factory=LogSettings)
     events: EventSettings = field(default_factory=EventSettings)

@@ -255,13 +255,16 @@ class ManifestStore:
             found = tag_rows.page(conn, repository_id, after, limit + 1)
         return Page(found[:limit], len(found) > limit)
 
-    def catalog(self, after: str, limit: int, visible: Callable[[str], bool] = lambda _: True) -> Page:
-        """Repository names after `after`, only those `visible` accepts (the caller's permissions)."""
+    def catalog(
+        self, after: str, limit: int, visible: Callable[[str], bool] = lambda _: True, contains: str = ""
+    ) -> Page:
+        """Repository names after `after`, only those `visible` accepts (the caller's permissions)
+        and, with `contains`, only those with that text in them."""
         batch = max(limit + 1, CATALOG_BATCH)
         found: list[str] = []
         with self.db.read() as conn:
             while len(found) <= limit:
-                names = repositories.names(conn, after, batch)
+                names = repositories.names(conn, after, batch, contains)
                 found += [name for name in names if visible(name)]
                 if len(names) < batch:
                     break

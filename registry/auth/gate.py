@@ -223,7 +223,7 @@ class _Challenge:
 
     def __init__(self, authority: Authority, request: Request, need: Need, name: str) -> None:
         settings = authority.settings
-        self.realm = f"{settings.public_url or _origin(request)}/token"
+        self.realm = f"{settings.public_url or origin(request)}/token"
         self.service = settings.service
         actions = CHALLENGE_ACTIONS.get(need, ())
         if need is Need.CATALOG:
@@ -247,7 +247,7 @@ class _Challenge:
         return OCIError(problem, detail=self.detail, headers={"WWW-Authenticate": self.header(error)})
 
 
-def _origin(request: Request) -> str:
+def origin(request: Request) -> str:
     """scheme://host of this request; a Host header that is not a plain host[:port] is ignored."""
     host = request.headers.get("host", "")
     if not HOST_RE.match(host):

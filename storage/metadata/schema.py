@@ -132,6 +132,8 @@ tag_history = Table(
     Column("digest", DIGEST),
     Column("previous", DIGEST),
     Column("at", Float, nullable=False),
+    Column("actor_kind", String(16)),  # who moved the tag (storage/actor.py); NULL: moved before 0010_console
+    Column("actor_name", NAME),
     Index("ix_tag_history_tag", "repository_id", "tag"),
 )
 
@@ -575,3 +577,20 @@ auth_known_logins = Table(
     Column("pair", String(64), primary_key=True),
     Column("at", Float, nullable=False),
 )
+
+# -- web console -----------------------------------------------------------------------------
+# Console logins: the cookie holds a random token, the table only its SHA-256 (as refresh tokens).
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_console_sessions_principal", "principal_id"),
+)
+
+# The console lists a repository's images newest first and its tag moves newest first, a page at
+# a time (keyset pagination): these indexes answer a page without sorting the whole repository.
+Index("ix_manifests_pushed", manifests.c.repository_id, manifests.c.pushed_at, manifests.c.digest)
+Index("ix_tag_history_repository", tag_history.c.repository_id, tag_history.c.id)

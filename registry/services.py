@@ -90,6 +90,7 @@ def s3_options(settings: Settings) -> S3Options:
         prefix=storage.prefix,
         region=storage.region,
         endpoint_url=storage.endpoint_url,
+        public_endpoint_url=storage.public_endpoint_url,
         path_style=storage.path_style,
         access_key=storage.access_key,
         secret_key=storage.secret_key,
@@ -175,6 +176,7 @@ def open_services(settings: Settings) -> Services:
     manifests = ManifestStore(
         db,
         require_index_children=settings.manifests.require_index_children,
+        require_layers=settings.manifests.require_layers,
         cache_bytes=settings.manifests.cache_bytes,
         create_on_push=create_on_push,
     )
@@ -184,7 +186,7 @@ def open_services(settings: Settings) -> Services:
         threads=threads,
         db=db,
         driver=driver,
-        blobs=BlobStore(db, driver),
+        blobs=BlobStore(db, driver, settings.gc.grace),
         uploads=uploads,
         manifests=manifests,
         repositories=RepositoryStore(db),

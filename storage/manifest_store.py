@@ -98,9 +98,13 @@ class ManifestStore:
         require_index_children: bool = True,
         cache_bytes: int = 64 << 20,
         create_on_push: bool = True,
+        require_layers: bool = True,
     ) -> None:
         self.db = db
         self.require_index_children = require_index_children
+        # False accepts sparse image manifests, whose layers were not pushed (a mirror that
+        # copies some platforms, or some layers); the config must still be there.
+        self.require_layers = require_layers
         self.create_on_push = create_on_push
         self.cache = BodyCache(cache_bytes)
 
@@ -163,7 +167,9 @@ class ManifestStore:
 
     def _check_references(self, conn: Connection, repository_id: int, parsed: ParsedManifest) -> None:
         sizes = blob_rows.linked_sizes(conn, repository_id, [d.digest for d in parsed.blobs])
-        missing = [d.digest for d in parsed.blobs if d.digest not in sizes]
+        config = parsed.config.digest if parsed.config else None
+        required = [d for d in parsed.blobs if self.require_layers or d.digest == config]
+        missing = [d.digest for d in required if d.digest not in sizes]
         wrong = [d.digest for d in parsed.blobs if d.digest in sizes and sizes[d.digest] != d.size]
         unknown_class = ManifestBlobUnknown if missing else ManifestChildUnknown
         if self.require_index_children and parsed.children:
@@ -249,13 +255,16 @@ class ManifestStore:
             found = tag_rows.page(conn, repository_id, after, limit + 1)
         return Page(found[:limit], len(found) > limit)
 
-    def catalog(self, after: str, limit: int, visible: Callable[[str], bool] = lambda _: True) -> Page:
-        """Repository names after `after`, only those `visible` accepts (the caller's permissions)."""
+    def catalog(
+        self, after: str, limit: int, visible: Callable[[str], bool] = lambda _: True, contains: str = ""
+    ) -> Page:
+        """Repository names after `after`, only those `visible` accepts (the caller's permissions)
+        and, with `contains`, only those with that text in them."""
         batch = max(limit + 1, CATALOG_BATCH)
         found: list[str] = []
         with self.db.read() as conn:
             while len(found) <= limit:
-                names = repositories.names(conn, after, batch)
+                names = repositories.names(conn, after, batch, contains)
                 found += [name for name in names if visible(name)]
                 if len(names) < batch:
                     break

@@ -132,6 +132,8 @@ tag_history = Table(
     Column("digest", DIGEST),
     Column("previous", DIGEST),
     Column("at", Float, nullable=False),
+    Column("actor_kind", String(16)),  # who moved the tag (storage/actor.py); NULL: moved before 0010_console
+    Column("actor_name", NAME),
     Index("ix_tag_history_tag", "repository_id", "tag"),
 )
 
@@ -149,6 +151,7 @@ uploads = Table(
     Column("lease_token", String(64)),
     Column("lease_expires", Float),
     Index("ix_uploads_updated_at", "updated_at"),
+    Column("lease_holder", String(200)),  # storage.holders: which process holds the lease
 )
 
 # The transactional outbox: written in the same transaction as the change it announces.
@@ -274,7 +277,8 @@ refresh_tokens = Table(
     Index("ix_refresh_tokens_principal", "principal_id"),
 )
 
-# Failed logins per client address, shared by every worker and replica.
+# Failed logins per counted key (an address and account, an account, an address; see
+# storage/login_failures.py), shared by every worker and replica.
 auth_failures = Table(
     "auth_failures",
     metadata,
@@ -562,6 +566,34 @@ registry_settings = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# -- sign-in hardening ---------------------------------------------------------------------
+# Pairs of client address and account that logged in successfully lately (keys are hashes, as
+# in auth_failures): while an address sprays failed logins at many accounts, only the accounts
+# known from it may still try (storage/login_failures.py).
+auth_known_logins = Table(
+    "auth_known_logins",
+    metadata,
+    Column("pair", String(64), primary_key=True),
+    Column("at", Float, nullable=False),
+)
+
+# -- web console -----------------------------------------------------------------------------
+# Console logins: the cookie holds a random token, the table only its SHA-256 (as refresh tokens).
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_console_sessions_principal", "principal_id"),
+)
+
+# The console lists a repository's images newest first and its tag moves newest first, a page at
+# a time (keyset pagination): these indexes answer a page without sorting the whole repository.
+Index("ix_manifests_pushed", manifests.c.repository_id, manifests.c.pushed_at, manifests.c.digest)
+Index("ix_tag_history_repository", tag_history.c.repository_id, tag_history.c.id)
 
 # -- engines that run rollouts themselves (deployer/external.py) -----------------------------
 # Each deployment handed to an external engine (Docker Swarm, Amazon ECS), with the engine's

@@ -6,6 +6,7 @@ import time
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from .. import actor
 from .schema import repositories, tag_history, tags
 from .upsert import insert_ignore
 
@@ -41,8 +42,10 @@ def current(conn: Connection, repository_id: int, tag: str, lock: bool = True) -
 
 
 def _history(conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None) -> None:
+    """A row of the tag's history, naming who moved it (storage/actor.py, as events do)."""
     row = {"repository_id": repository_id, "tag": tag, "digest": digest, "previous": previous, "at": time.time()}
-    conn.execute(_INSERT_HISTORY, row)
+    who = actor.current()
+    conn.execute(_INSERT_HISTORY, {**row, "actor_kind": who.kind, "actor_name": who.name})
 
 
 def put(conn: Connection, repository_id: int, tag: str, digest: str, previous: str | None) -> str | None:

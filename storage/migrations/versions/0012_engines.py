@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0012_engines'
-down_revision = '0006_scan'
+down_revision = '0010_console'
 branch_labels = None
 depends_on = None
 

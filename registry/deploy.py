@@ -24,10 +24,13 @@ def pull_credentials(authority: Authority | None, repository: str) -> dict[str, 
     repository for a few minutes (dockerd sends it as is, without the token flow)."""
     if authority is None:
         return None
+    from .auth.outcomes import SYSTEM
     from .auth.scopes import REPOSITORY, Scope
 
     scope = Scope(REPOSITORY, repository, frozenset({"pull"}))
-    return {"registrytoken": authority.tokens.issue(DEPLOYER_SUBJECT, [scope], ttl=PULL_TOKEN_SECONDS).token}
+    return {
+        "registrytoken": authority.tokens.issue(DEPLOYER_SUBJECT, [scope], ttl=PULL_TOKEN_SECONDS, kind=SYSTEM).token
+    }
 
 
 def scheduler(services: Services) -> Scheduler:

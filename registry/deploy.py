@@ -32,10 +32,11 @@ def pull_credentials(
     repository for a while (dockerd sends it as is, without the token flow)."""
     if authority is None:
         return None
+    from .auth.outcomes import SYSTEM
     from .auth.scopes import REPOSITORY, Scope
 
     scope = Scope(REPOSITORY, repository, frozenset({"pull"}))
-    return {"registrytoken": authority.tokens.issue(DEPLOYER_SUBJECT, [scope], ttl=ttl).token}
+    return {"registrytoken": authority.tokens.issue(DEPLOYER_SUBJECT, [scope], ttl=ttl, kind=SYSTEM).token}
 
 
 def image_credentials(authority: Authority | None, hosts: tuple[str, ...], image: str) -> dict[str, str] | None:

@@ -31,7 +31,7 @@ from ..errors import OCIError, Problem
 from ..metrics import AUTH_FAILURES, AUTH_THROTTLED
 from ..middleware import note_caller
 from ..references import check_name
-from .outcomes import LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
+from .outcomes import SYSTEM, LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
 from .policy import ALL, ANONYMOUS, Principal, Rule, allowed
 from .scopes import CATALOG
 
@@ -83,6 +83,8 @@ class Access:
 
     def rights(self, repository: str) -> frozenset[str]:
         """What the caller's rules allow on `repository`, whatever its token says."""
+        if self.token is not None and self.token.kind == SYSTEM:
+            return self.token.actions("repository", repository)
         return allowed(self.principal, self.rules or [], repository) if self.principal else frozenset()
 
     @property
@@ -176,6 +178,8 @@ class Guard:
             except TokenInvalid:
                 AUTH_FAILURES.labels("token").inc()
                 raise challenge.error(Problem.TOKEN_INVALID, "invalid_token") from None
+            if token.kind == SYSTEM:
+                return Access("bearer", token.subject, token=token)
             current = await self.threads.run(directory.current, token.subject)
             if current is None:  # revoked, deleted or expired since the token was issued
                 raise challenge.error(Problem.TOKEN_INVALID, "invalid_token")

@@ -227,6 +227,7 @@ class DeployerSettings(_Section):
     log_bytes: Bytes = 1 << 20  # per container log file (one rotated file is kept beside it)
     stopped_ttl: Seconds = 3600.0  # STOPPED tasks stay visible this long
     registry: str | None = None  # host:port of this registry in image references; default: server.listen
+    engine_interval: Seconds = 5.0  # between two looks at each cluster bound to Docker Swarm or Amazon ECS
 
     def problems(self) -> list[str]:
         low, _, high = self.ports.partition("-")

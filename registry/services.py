@@ -138,6 +138,7 @@ def deployer_options(settings: Settings) -> Options:
         log_bytes=deployer.log_bytes,
         stopped_ttl=deployer.stopped_ttl,
         registry_hosts=tuple(hosts),
+        engine_interval=deployer.engine_interval,
     )
 
 

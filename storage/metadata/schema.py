@@ -594,3 +594,16 @@ console_sessions = Table(
 # a time (keyset pagination): these indexes answer a page without sorting the whole repository.
 Index("ix_manifests_pushed", manifests.c.repository_id, manifests.c.pushed_at, manifests.c.digest)
 Index("ix_tag_history_repository", tag_history.c.repository_id, tag_history.c.id)
+
+# -- engines that run rollouts themselves (deployer/external.py) -----------------------------
+# Each deployment handed to an external engine (Docker Swarm, Amazon ECS), with the engine's
+# name for it (its ref): the rollouts it reports back are matched to Cais deployments by ref.
+ecs_engine_rollouts = Table(
+    "ecs_engine_rollouts",
+    metadata,
+    Column("deployment_id", String(64), ForeignKey("ecs_deployments.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", Integer, ForeignKey("ecs_services.id", ondelete="CASCADE"), nullable=False),
+    Column("ref", String(128), nullable=False),
+    Column("handed_at", Float, nullable=False),
+    Index("ix_ecs_engine_rollouts_service", "service_id"),
+)

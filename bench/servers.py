@@ -44,6 +44,7 @@ class Server:
     """A registry process tree; `state` carries what one workload leaves for the next."""
 
     name = ""
+    probe = "/v2/"  # answers 200 once the server serves (/healthz for a Cais with authentication)
 
     def __init__(self, work_dir: Path) -> None:
         self.dir = work_dir / self.name.lower()
@@ -77,7 +78,7 @@ class Server:
         except OSError:
             return False
         try:
-            return conn.request("GET", "/v2/").status == 200
+            return conn.request("GET", self.probe).status == 200
         except OSError:
             return False
         finally:

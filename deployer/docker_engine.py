@@ -26,7 +26,7 @@ _HEALTH = {"healthy": "HEALTHY", "unhealthy": "UNHEALTHY"}
 DEPENDENCY_WAIT = 300.0
 
 
-def _time(text: str | None) -> float | None:
+def docker_time(text: str | None) -> float | None:
     """Docker's RFC 3339 times (nanoseconds, Z) as UNIX seconds; None for the zero time."""
     if not text or text.startswith("0001-"):
         return None
@@ -161,7 +161,7 @@ class DockerEngine:
                     status=state["Status"],
                     exit_code=None if state["Status"] in ("created", "running") else state.get("ExitCode"),
                     health=_HEALTH.get(state.get("Health", {}).get("Status", ""), "UNKNOWN"),
-                    started_at=_time(state.get("StartedAt")),
+                    started_at=docker_time(state.get("StartedAt")),
                     image_digest=labels.get(DIGEST),
                     error=state.get("Error") or None,
                 )
@@ -207,7 +207,7 @@ class DockerEngine:
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 stamp, _, text = line.decode(errors="replace").partition(" ")
-                when = _time(stamp)
+                when = docker_time(stamp)
                 if when is not None and when > since:
                     yield when, text
 

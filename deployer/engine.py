@@ -6,11 +6,11 @@ and stop the containers of single tasks. Containers carry labels (cais.owner, ca
 cais.container...) so that a restarted Cais finds its own containers and adopts them, and the
 runtime names are derived from the task id, so that starting a task twice never makes two.
 
-Engines that run rollouts themselves (Docker Swarm, Amazon ECS, Kubernetes) plug in one level
-up: a cluster's document names its engine (`"engine": "local"` today), and such an engine
-takes the service's task definition and deployment configuration as a whole and reports
-deployments and tasks back in ECS terms, instead of being driven task by task; the store, the
-API and what retention keeps (deployer/retention.py) stay the same.
+Engines that run rollouts themselves (Docker Swarm, Amazon ECS; Kubernetes would be a third)
+plug in one level up, per cluster (deployer/bindings.py): they take a service's task definition
+and deployment configuration as a whole and report deployments and tasks back in ECS terms,
+instead of being driven task by task (deployer/external.py); the store, the API and what
+retention keeps (deployer/retention.py) stay the same.
 """
 
 from __future__ import annotations

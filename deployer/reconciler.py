@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from storage.metadata.ecs_tasks import TaskRow
 from storage.metadata.engine import Database
 
-from . import planner, ports, records
+from . import bindings, planner, ports, records
 from .engine import ContainerSpec, Engine, EngineError, HealthSpec, Observed, TaskSpec
+from .handover import Handover, Opener
 from .logs import log_files
 from .options import Options
 from .records import Snapshot
@@ -51,39 +52,84 @@ class Target:
 
 
 class Reconciler:
-    def __init__(self, db: Database, engine: Engine, options: Options, credentials: Credentials, spawn: Spawn) -> None:
-        self.db, self.engine, self.options, self.credentials = db, engine, options, credentials
+    def __init__(
+        self,
+        db: Database,
+        engine: Callable[[], Engine],
+        options: Options,
+        credentials: Credentials,
+        spawn: Spawn,
+        opener: Opener,
+    ) -> None:
+        self.db, self.options, self.credentials = db, options, credentials
+        self._new_engine = engine
+        self._engine: Engine | None = None
         self._spawn = spawn
         self._busy: set[str] = set()
         self.targets: list[Target] = []
         self.running: dict[str, list[Observed]] = {}  # task id -> its running containers (logs, stats)
         self.files = log_files(options.data_dir, options.log_bytes)
         self._rounds = 0
+        self.handover = Handover(db, options, opener)
+        self._handed_at: dict[int, float] = {}
+
+    @property
+    def engine(self) -> Engine:
+        """The local engine, made when a cluster of its own first needs it (a Cais whose clusters
+        are all bound to external engines needs no dockerd)."""
+        if self._engine is None:
+            self._engine = self._new_engine()
+        return self._engine
+
+    def follow_logs(self, runtime_id: str, since: float) -> Iterator[tuple[float, str]]:
+        return self.engine.follow_logs(runtime_id, since)
 
     def tick(self) -> None:
         now = time.time()
+        external = self._hand_over(now)
+        if external is None:
+            self._local(now, set())
+        elif self._engine is not None or external[1]:
+            self._local(now, external[0])
+        self._rounds += 1
+        if self._rounds % PRUNE_EVERY == 0:
+            for task_id in records.prune(self.db, now - self.options.stopped_ttl):
+                self.files.remove(task_id)
+
+    def _hand_over(self, now: float) -> tuple[set[int], bool] | None:
+        """Start the rounds of clusters bound to external engines that are due; (their ids,
+        whether a cluster of the local engine exists), or None when every cluster is local."""
+        external, local = set(), False
+        for cluster in records.clusters_of(self.db):
+            if bindings.of_cluster(cluster.doc).local:
+                local = True
+                continue
+            external.add(cluster.id)
+            if now - self._handed_at.get(cluster.id, 0.0) >= self.options.engine_interval:
+                self._handed_at[cluster.id] = now
+                self._submit(f"cluster:{cluster.id}", self.handover.round, cluster)
+        return (external, local) if external else None
+
+    def _local(self, now: float, external: set[int]) -> None:
+        """A round of the local engine, over the clusters bound to it."""
         observed: dict[str, list[Observed]] = {}
         for container in self.engine.observe():
             observed.setdefault(container.task_id, []).append(container)
-        snap = records.snapshot(self.db)
+        snap = records.snapshot(self.db, external)
         for task in snap.tasks:
             if task.id not in self._busy:
                 self._sync(task, observed.get(task.id, []), snap, now)
         known = {t.id for t in snap.tasks}
         for task_id in set(observed) - known - self._busy:
             self._submit(task_id, self.engine.remove, task_id)  # stopped long ago, or not ours any more
-        snap = records.snapshot(self.db)
+        snap = records.snapshot(self.db, external)
         for state in snap.services:
             self._plan(state, snap, now)
         # From the state just recorded: a task stopped in this round leaves its proxy now.
-        self.targets = _targets(records.snapshot(self.db))
+        self.targets = _targets(records.snapshot(self.db, external))
         self.running = {
             task_id: [c for c in found if c.running] for task_id, found in observed.items() if task_id in known
         }
-        self._rounds += 1
-        if self._rounds % PRUNE_EVERY == 0:
-            for task_id in records.prune(self.db, now - self.options.stopped_ttl):
-                self.files.remove(task_id)
 
     # -- tasks -----------------------------------------------------------------------------
     def _sync(self, task: TaskRow, found: list[Observed], snap: Snapshot, now: float) -> None:
@@ -169,7 +215,7 @@ class Reconciler:
         env = {e["name"]: e["value"] for e in [*given.get("environment", []), *override.get("environment", [])]}
         env |= ports.environment({k: int(v) for k, v in task.doc.get("ports", {}).get(given["name"], {}).items()})
         env |= {"ECS_TASK_ID": task.id, "ECS_CONTAINER_NAME": given["name"]}
-        image, repository = self._image(given["image"])
+        image, repository = records.pin(self.db, self.options.registry_hosts, given["image"])
         check = given.get("healthCheck")
         return ContainerSpec(
             name=given["name"],
@@ -193,18 +239,6 @@ class Reconciler:
             depends_on=[(d["containerName"], d["condition"]) for d in given.get("dependsOn", [])],
             registry_auth=self.credentials(repository) if repository else None,
         )
-
-    def _image(self, reference: str) -> tuple[str, str | None]:
-        """(what to pull, the repository in this registry or None): images of this registry are
-        pulled by digest, the tag resolved at the moment the task starts."""
-        host, _, rest = reference.partition("/")
-        if host not in self.options.registry_hosts or not rest:
-            return reference, None
-        if "@" in rest:
-            return reference, rest.partition("@")[0]
-        repository, _, tag = rest.rpartition(":") if ":" in rest else (rest, ":", "latest")
-        digest = records.resolve_digest(self.db, repository, tag)
-        return (f"{host}/{repository}@{digest}" if digest else reference), repository
 
     def _submit(self, task_id: str, job: Callable[..., Any], *args: Any) -> None:
         if task_id in self._busy:

@@ -39,15 +39,24 @@ class Snapshot:
         return self.definitions[task.task_definition_id]
 
 
-def snapshot(db: Database) -> Snapshot:
+def clusters_of(db: Database) -> list[ClusterRow]:
+    """The ACTIVE clusters."""
     with db.read() as conn:
-        found = {c.id: c for c in clusters.listing(conn)}
+        return clusters.listing(conn)
+
+
+def snapshot(db: Database, leave_out: set[int] | None = None) -> Snapshot:
+    """Everything one round reads, except the clusters `leave_out` names (with their services
+    and tasks: those external engines run)."""
+    skipped = leave_out or set()
+    with db.read() as conn:
+        found = {c.id: c for c in clusters.listing(conn) if c.id not in skipped}
         states = [
             _service_state(conn, found[s.cluster_id], s, 0)
             for s in services.listing(conn, None, ("ACTIVE", "DRAINING"))
             if s.cluster_id in found
         ]
-        live = tasks.live(conn)
+        live = [t for t in tasks.live(conn) if t.cluster_id not in skipped]
         ids = {t.task_definition_id for t in live} | {i for s in states for i in s.definitions}
         return Snapshot(
             found,
@@ -105,30 +114,35 @@ def event(conn: Connection, service_id: int, message: str) -> None:
 
 def apply(db: Database, options: Options, state: ServiceState, result: planner.Plan) -> None:
     """Record the planner's actions for one service in one transaction."""
-    name = state.service.name
     with db.write() as conn:
-        for action in result.actions:
-            if isinstance(action, planner.Launch):
-                _launch(conn, options, state, action)
-            elif isinstance(action, planner.Stop):
-                task = tasks.get(conn, action.task)
-                if task is not None and task.desired_status != "STOPPED":
-                    _request_stop(conn, task, "ServiceSchedulerInitiated", action.reason, action.failed)
-                    if action.failed and task.deployment_id and task.service_id:
-                        services.count_failure(conn, task.deployment_id)
-                        services.count_restart(conn, task.service_id)
-                        event(conn, state.service.id, f"(service {name}) (task {task.id}) {action.reason.lower()}.")
-            elif isinstance(action, planner.Settle):
-                _settle(conn, state, action)
-                settled(conn, options, action.deployment, action.rollout)
-            elif isinstance(action, planner.Rollback):
-                roll_back(conn, options, state.service, action.failed)
-            elif isinstance(action, planner.Retire):
-                services.update_deployment(conn, action.deployment, status="INACTIVE")
-            elif isinstance(action, planner.Stuck):
-                event(conn, state.service.id, f"(service {name}) {action.message}.")
-        progress.record(conn, state.service.id, result.actions)
-        _steady(conn, state.service.id)
+        apply_in(conn, options, state, result)
+
+
+def apply_in(conn: Connection, options: Options, state: ServiceState, result: planner.Plan) -> None:
+    """apply() inside a transaction of the caller's."""
+    name = state.service.name
+    for action in result.actions:
+        if isinstance(action, planner.Launch):
+            _launch(conn, options, state, action)
+        elif isinstance(action, planner.Stop):
+            task = tasks.get(conn, action.task)
+            if task is not None and task.desired_status != "STOPPED":
+                _request_stop(conn, task, "ServiceSchedulerInitiated", action.reason, action.failed)
+                if action.failed and task.deployment_id and task.service_id:
+                    services.count_failure(conn, task.deployment_id)
+                    services.count_restart(conn, task.service_id)
+                    event(conn, state.service.id, f"(service {name}) (task {task.id}) {action.reason.lower()}.")
+        elif isinstance(action, planner.Settle):
+            _settle(conn, state, action)
+            settled(conn, options, action.deployment, action.rollout)
+        elif isinstance(action, planner.Rollback):
+            roll_back(conn, options, state.service, action.failed)
+        elif isinstance(action, planner.Retire):
+            services.update_deployment(conn, action.deployment, status="INACTIVE")
+        elif isinstance(action, planner.Stuck):
+            event(conn, state.service.id, f"(service {name}) {action.message}.")
+    progress.record(conn, state.service.id, result.actions)
+    _steady(conn, state.service.id)
 
 
 def _launch(conn: Connection, options: Options, state: ServiceState, action: planner.Launch) -> None:
@@ -192,9 +206,18 @@ def can_roll_back(db: Database, service_id: int) -> bool:
         return bool(services.last_completed(conn, service_id))
 
 
-def resolve_digest(db: Database, repository: str, tag: str) -> str | None:
+def pin(db: Database, hosts: tuple[str, ...], reference: str) -> tuple[str, str | None]:
+    """(what to pull, the repository in this registry or None): images of this registry (at
+    `hosts`) are pulled by digest, a tag resolved at the moment of the call."""
+    host, _, rest = reference.partition("/")
+    if host not in hosts or not rest:
+        return reference, None
+    if "@" in rest:
+        return reference, rest.partition("@")[0]
+    repository, _, tag = rest.rpartition(":") if ":" in rest else (rest, ":", "latest")
     with db.read() as conn:
-        return tag_rows.resolve(conn, repository, tag)
+        digest = tag_rows.resolve(conn, repository, tag)
+    return (f"{host}/{repository}@{digest}" if digest else reference), repository
 
 
 def prune(db: Database, before: float) -> list[str]:

@@ -4,7 +4,8 @@ as ECS has one scheduler per service), runs the service proxies, copies containe
 samples CPU and memory. A holder that dies loses the lease after [deployer] lease seconds and
 another process takes over, adopting the running containers (deployer/reconciler.py).
 
-Nothing is loaded (no docker client) until a cluster exists.
+Nothing is loaded (no docker client) until a cluster exists, and no docker client for the local
+engine while every cluster is bound to an external one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from storage.threads import Threads
 
 from . import records
 from .engine import Engine
+from .handover import Opener
 from .logs import Collector, log_files
 from .options import Options
 from .proxy import Proxies
@@ -55,9 +57,11 @@ class Scheduler:
         options: Options,
         credentials: Credentials,
         engine: Callable[[], Engine],
+        opener: Opener,
     ) -> None:
         self.db, self.threads, self.options, self.credentials = db, threads, options, credentials
         self._new_engine = engine
+        self._open = opener
         self._holder = uuid.uuid4().hex
         self._reconciler: Reconciler | None = None
         self._collector: Collector | None = None
@@ -99,9 +103,11 @@ class Scheduler:
 
     async def _round(self) -> None:
         if self._reconciler is None:
-            engine = await self.threads.run(self._new_engine)
-            self._reconciler = Reconciler(self.db, engine, self.options, self.credentials, self._spawn)
-            self._collector = Collector(log_files(self.options.data_dir, self.options.log_bytes), engine.follow_logs)
+            self._reconciler = Reconciler(
+                self.db, self._new_engine, self.options, self.credentials, self._spawn, self._open
+            )
+            files = log_files(self.options.data_dir, self.options.log_bytes)
+            self._collector = Collector(files, self._reconciler.follow_logs)
             log.info("deployer scheduler started", extra={"holder": self._holder})
         reconciler = self._reconciler
         await self.threads.run(reconciler.tick)

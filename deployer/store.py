@@ -22,7 +22,8 @@ from storage.metadata.ecs_taskdefs import TaskDefinitionRow
 from storage.metadata.ecs_tasks import StreamRow, TaskRow
 from storage.metadata.engine import Database
 
-from . import arns, placement, ports
+from . import arns, bindings, placement, ports
+from .bindings import Binding
 from .errors import (
     ClientError,
     ClusterNotEmpty,
@@ -89,15 +90,23 @@ class DeployerStore:
         self._host = host  # asks the engine (docker info) only when an instance registers
 
     # -- clusters --------------------------------------------------------------------------
-    def create_cluster(self, name: str, doc: dict[str, Any], labels: dict[str, str]) -> ClusterRow:
-        host = self._host()
+    def create_cluster(
+        self, name: str, doc: dict[str, Any], labels: dict[str, str], binding: Binding | None = None
+    ) -> ClusterRow:
+        """A cluster of the local engine, or bound to an external one (deployer/bindings.py):
+        only the local engine registers this host as a container instance."""
+        binding = binding or Binding()
+        host = self._host() if binding.local else None
         with self.db.write() as conn:
             existing = clusters.find(conn, name)
             if existing is not None and existing.status == "ACTIVE":
+                if bindings.of_cluster(existing.doc).tags() != binding.tags():
+                    raise InvalidParameter(f"Cluster {name} exists with another engine: delete it to bind it anew.")
                 return existing  # CreateCluster is idempotent in ECS
-            cluster = clusters.create(conn, name, doc)
-            clusters.put_tags(conn, self.arns.cluster(name), labels)
-            _register_host(conn, cluster, host)
+            cluster = clusters.create(conn, name, {**doc, "engine": binding.doc()} if not binding.local else doc)
+            clusters.put_tags(conn, self.arns.cluster(name), {**labels, **binding.tags()})
+            if host is not None:
+                _register_host(conn, cluster, host)
             return cluster
 
     def cluster(self, name: str | None) -> ClusterRow:
@@ -240,6 +249,7 @@ class DeployerStore:
             if existing is not None and existing.status != "INACTIVE":
                 raise InvalidParameter("Creation of service was not idempotent.")
             definition = _definition(conn, definition_ref, active_only=True)
+            bindings.runnable(bindings.of_cluster(cluster.doc), definition.doc)
             service_id = services.create(conn, cluster.id, name, desired, definition.id, doc)
             begin(conn, self.options, services.by_id(conn, service_id), definition.id)
             clusters.put_tags(conn, self.arns.service(cluster.name, name), labels)
@@ -264,7 +274,9 @@ class DeployerStore:
             _check_config(doc["deploymentConfiguration"], count)
             definition_id = service.task_definition_id
             if definition_ref is not None:
-                definition_id = _definition(conn, definition_ref, active_only=True).id
+                definition = _definition(conn, definition_ref, active_only=True)
+                bindings.runnable(bindings.of_cluster(cluster.doc), definition.doc)
+                definition_id = definition.id
             services.update_service(conn, service.id, desired_count=count, task_definition_id=definition_id, doc=doc)
             if force or definition_id != service.task_definition_id:
                 begin(conn, self.options, services.by_id(conn, service.id), definition_id)
@@ -341,7 +353,7 @@ class DeployerStore:
     ) -> tuple[list[TaskState], list[Failure]]:
         """RunTask/StartTask: tasks placed on this cluster's instances, or ECS's failures."""
         with self.db.write() as conn:
-            cluster = _cluster(conn, cluster_ref)
+            cluster = _local_cluster(conn, cluster_ref, "RunTask")
             definition = _definition(conn, definition_ref, active_only=True)
             started, failures = [], []
             for _ in range(count):
@@ -355,7 +367,7 @@ class DeployerStore:
 
     def stop_task(self, cluster_ref: str | None, ref: str, reason: str) -> TaskState:
         with self.db.write() as conn:
-            cluster = _cluster(conn, cluster_ref)
+            cluster = _local_cluster(conn, cluster_ref, "StopTask")
             task = tasks.get(conn, arns.last_name(ref, "task"))
             if task is None or task.cluster_id != cluster.id:
                 raise InvalidParameter("The referenced task was not found.")
@@ -420,6 +432,15 @@ def _cluster(conn: Connection, ref: str | None) -> ClusterRow:
     found = clusters.find(conn, arns.cluster_of(ref or DEFAULT_CLUSTER))
     if found is None or found.status != "ACTIVE":
         raise ClusterNotFound()
+    return found
+
+
+def _local_cluster(conn: Connection, ref: str | None, operation: str) -> ClusterRow:
+    """A cluster whose tasks Cais runs itself (an external engine runs the tasks of its services)."""
+    found = _cluster(conn, ref)
+    binding = bindings.of_cluster(found.doc)
+    if not binding.local:
+        raise ClientError(f"{operation} is not supported on cluster {found.name}: its tasks are run by {binding.kind}")
     return found
 
 

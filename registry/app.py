@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Coroutine
 from functools import partial
 from typing import Any
@@ -25,13 +24,13 @@ from storage.gc import Result as CollectionResult
 from storage.lifecycle.runner import Expired
 from storage.metadata.locks import run_exclusively
 
-from . import logs
+from . import handover, logs
 from .api import base, blobs, deploys, manifests, ops, uploads, webhooks
 from .auth import token_endpoint
 from .auth.gate import need_of
 from .aws import protocol as aws
 from .cloudwatch import protocol as cloudwatch
-from .config import RESOLVED_CONFIG_ENV, Settings
+from .config import Settings
 from .deploy import scheduler
 from .ecr import protocol as ecr
 from .ecs import protocol as ecs
@@ -139,6 +138,10 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + deploys.routes(services)
         + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )
+    if settings.ui.enabled:
+        from .console import routes as console_routes  # only then: serving workers never load Jinja2
+
+        routes += console_routes(services)
     _check_guarded(routes)
     handlers = {
         OCIError: _error,
@@ -154,7 +157,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
 
 
 def app_from_env() -> ASGIApp:
-    """Entry point for uvicorn workers: `cais serve` hands the resolved settings over in JSON."""
-    settings = Settings.from_json(os.environ[RESOLVED_CONFIG_ENV])
+    """Entry point for uvicorn workers: `cais serve` hands the resolved settings over (handover)."""
+    settings = handover.received()
     logs.setup(settings.log.level, settings.log.format)
     return build_app(settings)

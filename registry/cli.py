@@ -88,6 +88,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def _migrate(settings: config.Settings, at_start: bool) -> str | None:
     """Bring the schema up to date; None when done, else why the schema cannot be used. At start
     with migrate_on_start = false, only check: migrations are then a deployment step."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from storage.metadata import migrate
     from storage.metadata.engine import Database
 
@@ -100,6 +102,9 @@ def _migrate(settings: config.Settings, at_start: bool) -> str | None:
             migrate.upgrade(db)
     except migrate.SchemaTooNew as exc:
         return f"{exc}; upgrade Cais"
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"cannot use the metadata database: {reason}"
     finally:
         db.dispose()
     return None
@@ -120,13 +125,10 @@ def _unusable_listeners(settings: config.Settings) -> str | None:
         return None
     if metrics.port == settings.listen_port:
         return "[metrics] listen needs a port of its own, not the one of [server] listen"
-    from .workers import _listening_socket
+    from .workers import address_problem
 
-    try:
-        _listening_socket(metrics.host, metrics.port).close()
-    except OSError as exc:
-        return f"cannot listen on [metrics] listen {metrics.listen}: {exc.strerror}"
-    return None
+    problem = address_problem(metrics.host, metrics.port)
+    return f"[metrics] listen: {problem}" if problem else None
 
 
 def _serve(settings: config.Settings) -> int:
@@ -140,12 +142,14 @@ def _serve(settings: config.Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    problem = _unusable_listeners(settings)
-    if problem is not None:
-        print(f"cais: {problem}", file=sys.stderr)
-        return 2
-    os.makedirs(settings.data_dir, exist_ok=True)
-    problem = _migrate(settings, at_start=True)
+    from . import preflight, workers
+
+    problem = (
+        _unusable_listeners(settings)
+        or workers.address_problem(settings.listen_host, settings.listen_port)
+        or preflight.data_problem(settings)
+        or _migrate(settings, at_start=True)
+    )
     if problem is not None:
         print(f"cais: {problem}", file=sys.stderr)
         return 2
@@ -158,13 +162,11 @@ def _serve(settings: config.Settings) -> int:
     os.makedirs(metrics_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     resolved = dataclasses.replace(settings, server=dataclasses.replace(settings.server, data_dir=settings.data_dir))
-    os.environ[config.RESOLVED_CONFIG_ENV] = json.dumps(resolved.to_dict(reveal_secrets=True))
-    from . import logs
+    from . import handover, logs
 
+    handover.hand_over(resolved)
     logs.setup(settings.log.level, settings.log.format)
     startup.announce(settings)
-    from . import workers
-
     workers.exec_workers(settings.listen_host, settings.listen_port, settings.server.workers)
 
 
@@ -180,9 +182,10 @@ def _manage(args: argparse.Namespace, settings: config.Settings) -> int:
     from storage import actor
     from storage.errors import StoreError
 
+    from .preflight import data_problem
     from .services import open_services
 
-    problem = _migrate(settings, at_start=True)
+    problem = data_problem(settings) or _migrate(settings, at_start=True)
     if problem is not None:
         print(f"cais: {problem}", file=sys.stderr)
         return 2
@@ -205,12 +208,23 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"cais: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _run(args, settings)
+    except OSError as exc:  # what the checks before could not foresee: still one line
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"cais: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, settings: config.Settings) -> int:
     if args.command == "serve":
         return _serve(settings)
     if hasattr(args, "handler"):
         return _manage(args, settings)
     if args.command == "migrate":
-        problem = _migrate(settings, at_start=False)
+        from .preflight import data_problem
+
+        problem = data_problem(settings) or _migrate(settings, at_start=False)
         print(f"cais: {problem or 'database schema is up to date'}", file=sys.stderr if problem else sys.stdout)
         return 2 if problem else 0
     print(json.dumps(settings.to_dict(), indent=2))

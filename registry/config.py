@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
-RESOLVED_CONFIG_ENV = "CAIS_RESOLVED_CONFIG"  # how `cais serve` hands the checked settings to its workers
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZES = {"": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30}
 
@@ -84,11 +83,17 @@ class ServerSettings(_Section):
     tls_key: str | None = None
     # Addresses (comma-separated IPs or CIDRs, or *) whose X-Forwarded-For/-Proto headers are believed.
     trusted_proxies: Annotated[str, Rule(min_length=1)] = "127.0.0.1"
+    max_header_bytes: Bytes = 64 << 10  # a larger request head is answered 431
+    max_headers: Annotated[int, Rule(ge=1)] = 100
 
     def problems(self) -> list[str]:
+        found = []
         if (self.tls_cert is None) != (self.tls_key is None):
-            return ["tls_cert and tls_key go together"]
-        return []
+            found.append("tls_cert and tls_key go together")
+        port = int(self.listen.rsplit(":", 1)[1])
+        if not 1 <= port <= 65535:
+            found.append(f"listen: port {port} is not between 1 and 65535")
+        return found
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ class StorageSettings(_Section):
     prefix: str = ""
     region: str | None = None
     endpoint_url: str | None = None  # an S3-compatible server instead of AWS
+    public_endpoint_url: str | None = None  # where clients reach it, if not as endpoint_url: presigned URLs use it
     path_style: bool = False
     access_key: str | None = None  # both unset: the standard AWS credential chain
     secret_key: Annotated[str | None, Rule(mask=_hidden)] = field(default=None, repr=False)
@@ -130,7 +136,7 @@ class MetadataSettings(_Section):
 class UploadSettings(_Section):
     expire_after: Seconds = 86400.0
     sweep_interval: Seconds = 600.0
-    lease: Seconds = 60.0
+    lease: Seconds = 15.0  # a writer on another replica that died blocks its upload this long
     checkpoint_bytes: Bytes = 64 << 20
     checkpoint_interval: Seconds = 5.0
 
@@ -139,6 +145,7 @@ class UploadSettings(_Section):
 class ManifestSettings(_Section):
     max_bytes: Bytes = 4 << 20
     require_index_children: bool = True
+    require_layers: bool = True  # false accepts sparse image manifests (layers not pushed)
     cache_bytes: Bytes = 64 << 20
 
 
@@ -182,8 +189,10 @@ class AuthSettings(_Section):
     token_ttl: Annotated[float, Rule(parse=parse_seconds, ge=60)] = 300.0  # spec: never below 60 s
     refresh_token_ttl: Seconds = 30 * 86400.0
     key_dir: str | None = None  # default: <data_dir>/auth (signing keys, the key that encrypts AWS secrets)
-    failure_limit: Annotated[int, Rule(ge=1)] = 10  # failed logins per client address and window, then 429
+    failure_limit: Annotated[int, Rule(ge=1)] = 10  # failed logins per address and account and window, then 429
     failure_window: Seconds = 300.0
+    account_failure_limit: Annotated[int, Rule(ge=1)] = 100  # per account from any address
+    spray_failure_limit: Annotated[int, Rule(ge=1)] = 50  # per address across accounts: then only known ones
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,14 @@ class ScanSettings(_Section):
     max_layer_entries: Annotated[int, Rule(ge=1)] = 2_000_000
     max_file_bytes: Bytes = 64 << 20  # a package database file read whole
     sbom: bool = True  # store each scanned image's SBOM (CycloneDX) as a referrer
+
+
+@dataclass(frozen=True)
+class UiSettings(_Section):
+    enabled: bool = False  # the web console at /ui/ (its modules are loaded only when enabled)
+    session_ttl: Annotated[float, Rule(parse=parse_seconds, ge=60)] = 12 * 3600.0  # a console login lasts this long
+    page_size: Annotated[int, Rule(ge=5, le=500)] = 50  # rows per page of the console's lists
+    live_interval: Annotated[float, Rule(parse=parse_seconds, ge=1)] = 5.0  # how often live regions refresh
 
 
 @dataclass(frozen=True)
@@ -210,6 +227,7 @@ class DeployerSettings(_Section):
     log_bytes: Bytes = 1 << 20  # per container log file (one rotated file is kept beside it)
     stopped_ttl: Seconds = 3600.0  # STOPPED tasks stay visible this long
     registry: str | None = None  # host:port of this registry in image references; default: server.listen
+    engine_interval: Seconds = 5.0  # between two looks at each cluster bound to Docker Swarm or Amazon ECS
     rollback_targets: Annotated[int, Rule(ge=0)] = 3  # last COMPLETED deployments per service kept from retention
 
     def problems(self) -> list[str]:
@@ -257,6 +275,11 @@ class MetricsSettings(_Section):
     def port(self) -> int | None:
         return None if self.listen is None else int(self.listen.rsplit(":", 1)[1])
 
+    def problems(self) -> list[str]:
+        if self.port is not None and not 1 <= self.port <= 65535:
+            return [f"listen: port {self.port} is not between 1 and 65535"]
+        return []
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -272,6 +295,7 @@ class Settings:
     gc: GcSettings = field(default_factory=GcSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     scan: ScanSettings = field(default_factory=ScanSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
     deployer: DeployerSettings = field(default_factory=DeployerSettings)
     log: LogSettings = field(default_factory=LogSettings)
     events: EventSettings = field(default_factory=EventSettings)

@@ -96,9 +96,10 @@ def as_oci_error(exc: Exception) -> OCIError:
     if isinstance(exc, OCIError):
         return exc
     if isinstance(exc, store.StoreError):
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
         for cls in type(exc).__mro__:
             if cls in _STORE_PROBLEMS:
-                return OCIError(_STORE_PROBLEMS[cls], exc.message, exc.detail)
+                return OCIError(_STORE_PROBLEMS[cls], exc.message, exc.detail, headers)
     if isinstance(exc, DigestError):
         return OCIError(Problem.UNSUPPORTED if exc.unsupported else Problem.DIGEST_INVALID, str(exc))
     if isinstance(exc, StorageUnavailable):

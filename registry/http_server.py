@@ -1,6 +1,6 @@
 """What each worker's uvicorn gets besides the app: the TLS context, the proxies whose
 forwarding headers it believes, and an HTTP protocol whose complaints about unparseable
-requests name the client and are rate limited.
+requests name the client and are rate limited, and that limits request heads.
 
 uvicorn logs "Invalid HTTP request received." for every connection whose bytes are not HTTP,
 without saying from where. The usual cause is a client speaking TLS to a plain-HTTP port
@@ -8,10 +8,18 @@ without saying from where. The usual cause is a client speaking TLS to a plain-H
 then fills with identical lines. Here such a line carries the client address and whether the
 bytes were a TLS handshake, at most one line per `INVALID_LOG_INTERVAL` seconds and process,
 with the number of lines left out since the previous one.
+
+A request head larger than `[server] max_header_bytes`, or with more than `max_headers` header
+lines, is answered 431 and the connection closed, as CNCF Distribution (Go's net/http) does:
+uvicorn's httptools protocol has no such limit and would accept a 2 MiB header. The protocol
+counts the raw bytes received while a head is incomplete (a head that never ends cannot grow
+past the limit in memory) and, once one is parsed, its exact size and line count (a head that
+arrived in one piece with its body).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -25,6 +33,8 @@ log = logging.getLogger("cais.http")
 INVALID = "Invalid HTTP request received."
 INVALID_LOG_INTERVAL = 10.0
 TLS_HANDSHAKE = 0x16  # the first byte of a TLS record carrying a ClientHello
+HEAD_TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+LINGER = 2.0  # seconds a refused connection is drained before it is closed
 
 
 class Throttle:
@@ -78,15 +88,65 @@ class _ConnectionLogger(logging.LoggerAdapter[logging.Logger]):
 
 
 class HttpProtocol(HttpToolsProtocol):
+    max_header_bytes = 64 << 10  # uvicorn_options sets the configured limits on a subclass
+    max_headers = 100
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.logger = _ConnectionLogger(self)  # type: ignore[assignment]  # used as a Logger: same methods
         self.tls_hello: bool | None = None
+        self._head_bytes: int | None = 0  # raw bytes of the head being received; None in a body
+        self._refused = False
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         if self.tls_hello is None and data:
             self.tls_hello = data[0] == TLS_HANDSHAKE
+        if self._head_bytes is not None:
+            self._head_bytes += len(data)
         super().data_received(data)
+        if self._head_bytes is not None and self._head_bytes > self.max_header_bytes:
+            self._refuse(f"the request head exceeds {self.max_header_bytes} bytes")
+
+    def on_message_begin(self) -> None:
+        if not self._refused:
+            super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        if self._refused:
+            return
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self.max_header_bytes:
+            self._refuse(f"the request head exceeds {self.max_header_bytes} bytes")
+        elif len(self.headers) > self.max_headers:
+            self._refuse(f"the request has more than {self.max_headers} header fields")
+        else:
+            self._head_bytes = None
+            super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._refused:
+            self._head_bytes = 0
+            super().on_message_complete()
+
+    def _refuse(self, why: str) -> None:
+        """Answer 431 and end the connection. Closing a socket with unread bytes resets it, and
+        a reset can destroy the answer before the client reads it (a client still sending its
+        2 MiB header would never see the 431): so the write side is shut first, what arrives is
+        discarded, and the connection closed after LINGER seconds unless the client does first."""
+        self._refused = True
+        message = why.encode()
+        length = b"content-length: " + str(len(message)).encode() + b"\r\n"
+        head = b"content-type: text/plain; charset=utf-8\r\n" + length + b"connection: close\r\n\r\n"
+        self.transport.write(HEAD_TOO_LARGE + head + message)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER, self.transport.close)
 
     def shutdown(self) -> None:
         super().shutdown()
@@ -100,8 +160,10 @@ class HttpProtocol(HttpToolsProtocol):
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """uvicorn.Config arguments: the HTTP protocol (httptools, logging as above), TLS, proxies."""
-    options: dict[str, Any] = {"http": HttpProtocol, "forwarded_allow_ips": settings.server.trusted_proxies}
     server = settings.server
+    limits = {"max_header_bytes": server.max_header_bytes, "max_headers": server.max_headers}
+    protocol = type("HttpProtocol", (HttpProtocol,), limits)
+    options: dict[str, Any] = {"http": protocol, "forwarded_allow_ips": server.trusted_proxies}
     if server.tls_cert and server.tls_key:
         reloading = ReloadingContext(server.tls_cert, server.tls_key)
         options["ssl_context_factory"] = lambda _config, _default: reloading.context

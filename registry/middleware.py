@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +42,8 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if b"%2f" in scope.get("raw_path", b"").lower():
+            scope = {**scope, "path": _slashes_kept(scope["raw_path"])}
         rid = _incoming_id(scope) or uuid.uuid4().hex
         token = request_id.set(rid)
         started = time.perf_counter()
@@ -90,6 +93,16 @@ class RequestContext:
                     **notes,
                 },
             )
+
+
+def _slashes_kept(raw_path: bytes) -> str:
+    """The path decoded with an encoded slash in its last segment staying `%2F`. Every route
+    ends with an identifier (an upload id, a digest, a reference) or a fixed word, and decoded
+    whole, `/v2/app/blobs/uploads/..%2F..%2Fetc` has more segments than any route: it would fall
+    through to the catch-all. Kept, the route matches and the identifier is refused with its own
+    error code. Repository names decode as before (`a%2Fb` is the name `a/b`)."""
+    head, _, last = raw_path.decode("ascii").rpartition("/")
+    return f"{unquote(head)}/{unquote(last).replace('/', '%2F')}"
 
 
 def _incoming_id(scope: Scope) -> str | None:

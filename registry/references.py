@@ -13,9 +13,11 @@ from storage.digest import Digest, DigestError
 from .errors import OCIError, Problem
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+NAME_PATTERN = rf"{_COMPONENT}(?:/{_COMPONENT})*"
 MAX_TAG = 128
-TAG_RE = re.compile(rf"^[a-zA-Z0-9_][a-zA-Z0-9._-]{{0,{MAX_TAG - 1}}}$")
+TAG_PATTERN = rf"[a-zA-Z0-9_][a-zA-Z0-9._-]{{0,{MAX_TAG - 1}}}"
+NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
+TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
 MAX_NAME = 255
 
 

@@ -94,6 +94,7 @@ def s3_options(settings: Settings) -> S3Options:
         prefix=storage.prefix,
         region=storage.region,
         endpoint_url=storage.endpoint_url,
+        public_endpoint_url=storage.public_endpoint_url,
         path_style=storage.path_style,
         access_key=storage.access_key,
         secret_key=storage.secret_key,
@@ -141,6 +142,7 @@ def deployer_options(settings: Settings) -> Options:
         log_bytes=deployer.log_bytes,
         stopped_ttl=deployer.stopped_ttl,
         registry_hosts=tuple(hosts),
+        engine_interval=deployer.engine_interval,
         rollback_targets=deployer.rollback_targets,
     )
 
@@ -179,6 +181,7 @@ def open_services(settings: Settings) -> Services:
     manifests = ManifestStore(
         db,
         require_index_children=settings.manifests.require_index_children,
+        require_layers=settings.manifests.require_layers,
         cache_bytes=settings.manifests.cache_bytes,
         create_on_push=create_on_push,
     )
@@ -189,7 +192,7 @@ def open_services(settings: Settings) -> Services:
         threads=threads,
         db=db,
         driver=driver,
-        blobs=BlobStore(db, driver),
+        blobs=BlobStore(db, driver, settings.gc.grace),
         uploads=uploads,
         manifests=manifests,
         repositories=RepositoryStore(db),

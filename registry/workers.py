@@ -13,6 +13,7 @@ tools stay out of the serving processes, each of which imports only what serving
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -22,15 +23,15 @@ import sys
 from types import FrameType
 from typing import NoReturn
 
-from . import logs
-from .config import RESOLVED_CONFIG_ENV, Settings
+from . import handover, logs
+from .config import Settings
 
 APP = "registry.app:app_from_env"
 log = logging.getLogger("cais.workers")
 
 
 def _settings() -> Settings:
-    return Settings.from_json(os.environ[RESOLVED_CONFIG_ENV])
+    return handover.received()
 
 
 def _serve(host: str, port: int) -> None:
@@ -71,9 +72,27 @@ def _command(host: str, port: int, workers: int) -> list[str]:
     return [sys.executable, "-m", "registry.workers", host, str(port), str(workers)]
 
 
+def address_problem(host: str, port: int) -> str | None:
+    """Why this instance cannot listen on host:port, None if it can. The check binds without
+    SO_REUSEPORT: workers share their port through it, and so would a second `cais serve` (or
+    any program of this user that sets it), silently taking part of the traffic, which is why
+    an address anything already listens on is refused."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free
+            sock.bind((host, port))
+    except socket.gaierror as exc:
+        return f"cannot listen on {host}:{port}: unknown host ({exc.strerror})"
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"{host}:{port} is already in use (by another cais serve or another program): stop it first"
+        return f"cannot listen on {host}:{port}: {exc.strerror}"
+    return None
+
+
 def exec_workers(host: str, port: int, workers: int) -> NoReturn:
     """Replace this process with the serving one (same pid, so signals still reach it)."""
-    _listening_socket(host, port).close()  # fail here, in the command, if the address is taken
     sys.stdout.flush()
     sys.stderr.flush()
     command = _command(host, port, workers)
@@ -87,7 +106,7 @@ class _Supervisor:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def _start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(_command(self.host, self.port, 1))
+        return subprocess.Popen(_command(self.host, self.port, 1), pass_fds=(handover.inherited(),))
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from . import event_kinds
 from .errors import AccountExists, AccountUnknown
 from .event_kinds import Kind
-from .metadata import access_keys, auth_generation, events, groups, refresh_tokens
+from .metadata import access_keys, auth_generation, console_sessions, events, groups, refresh_tokens
 from .metadata import permissions as permission_rows
 from .metadata import principals as principal_rows
 from .metadata.engine import Database
@@ -86,8 +86,9 @@ class AccountStore:
     def accounts(self, kind: str) -> list[Account]:
         with self.db.read() as conn:
             keys = access_keys.of_principals(conn)
+            memberships = groups.of_principals(conn)
             rows = principal_rows.listing(conn, kind)
-            return [Account(r, groups.of_principal(conn, r.id), keys.get(r.id, [])) for r in rows]
+            return [Account(r, memberships.get(r.id, []), keys.get(r.id, [])) for r in rows]
 
     def delete(self, kind: str, name: str) -> None:
         with self.db.write() as conn:
@@ -97,11 +98,12 @@ class AccountStore:
             _changed(conn, f"{kind}.deleted", name)
 
     def set_secret(self, kind: str, name: str, secret_hash: str) -> None:
-        """A new password; refresh tokens issued under the old one stop working."""
+        """A new password; refresh tokens and console sessions started under the old one stop working."""
         with self.db.write() as conn:
             found = self._find(conn, kind, name)
             principal_rows.change(conn, found.id, secret_hash=secret_hash)
             refresh_tokens.remove_for(conn, found.id)
+            console_sessions.remove_for(conn, found.id)
             _changed(conn, f"{kind}.secret_changed", name)
 
     def revoke(self, kind: str, name: str) -> None:

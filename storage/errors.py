@@ -7,7 +7,10 @@ from typing import Any
 
 
 class StoreError(Exception):
-    """Base class; `detail` is JSON-able context for the client."""
+    """Base class; `detail` is JSON-able context for the client, `retry_after` (seconds) says
+    when trying again may succeed."""
+
+    retry_after: int | None = None
 
     def __init__(self, message: str, detail: Any = None) -> None:
         super().__init__(message)
@@ -28,7 +31,11 @@ class UploadUnknown(StoreError):
 
 
 class UploadBusy(StoreError):
-    """Another request is writing to the same upload session."""
+    """Another request is writing to the same upload session; it may be free in `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after: int | None = retry_after
 
 
 class UploadOutOfOrder(StoreError):

@@ -24,9 +24,10 @@ from .errors import (
 from .images import ImageRef
 from .manifest_format import ParsedManifest
 from .metadata import blobs as blob_rows
-from .metadata import events, repositories
+from .metadata import browse, events, repositories
 from .metadata import manifests as manifest_rows
 from .metadata import tags as tag_rows
+from .metadata.browse import TagMove
 from .metadata.engine import Database
 from .metadata.manifests import ManifestRow
 
@@ -98,9 +99,13 @@ class ManifestStore:
         require_index_children: bool = True,
         cache_bytes: int = 64 << 20,
         create_on_push: bool = True,
+        require_layers: bool = True,
     ) -> None:
         self.db = db
         self.require_index_children = require_index_children
+        # False accepts sparse image manifests, whose layers were not pushed (a mirror that
+        # copies some platforms, or some layers); the config must still be there.
+        self.require_layers = require_layers
         self.create_on_push = create_on_push
         self.cache = BodyCache(cache_bytes)
 
@@ -163,7 +168,9 @@ class ManifestStore:
 
     def _check_references(self, conn: Connection, repository_id: int, parsed: ParsedManifest) -> None:
         sizes = blob_rows.linked_sizes(conn, repository_id, [d.digest for d in parsed.blobs])
-        missing = [d.digest for d in parsed.blobs if d.digest not in sizes]
+        config = parsed.config.digest if parsed.config else None
+        required = [d for d in parsed.blobs if self.require_layers or d.digest == config]
+        missing = [d.digest for d in required if d.digest not in sizes]
         wrong = [d.digest for d in parsed.blobs if d.digest in sizes and sizes[d.digest] != d.size]
         unknown_class = ManifestBlobUnknown if missing else ManifestChildUnknown
         if self.require_index_children and parsed.children:
@@ -182,9 +189,10 @@ class ManifestStore:
         with self.db.write() as conn:
             return move_tag(conn, repository, tag, digest, reason)
 
-    def tag_history(self, repository: str, tag: str, limit: int = 100) -> list[tag_rows.Move]:
+    def tag_history(self, repository: str, tag: str, limit: int = 100) -> list[TagMove]:
+        """The tag's moves, newest first."""
         with self.db.read() as conn:
-            return tag_rows.history(conn, repositories.require(conn, repository), tag, limit)
+            return browse.tag_moves(conn, repositories.require(conn, repository), None, limit, [tag])
 
     def delete(self, repository: str, reference: Reference) -> None:
         with self.db.write() as conn:
@@ -258,13 +266,16 @@ class ManifestStore:
             found = tag_rows.page(conn, repository_id, after, limit + 1)
         return Page(found[:limit], len(found) > limit)
 
-    def catalog(self, after: str, limit: int, visible: Callable[[str], bool] = lambda _: True) -> Page:
-        """Repository names after `after`, only those `visible` accepts (the caller's permissions)."""
+    def catalog(
+        self, after: str, limit: int, visible: Callable[[str], bool] = lambda _: True, contains: str = ""
+    ) -> Page:
+        """Repository names after `after`, only those `visible` accepts (the caller's permissions)
+        and, with `contains`, only those with that text in them."""
         batch = max(limit + 1, CATALOG_BATCH)
         found: list[str] = []
         with self.db.read() as conn:
             while len(found) <= limit:
-                names = repositories.names(conn, after, batch)
+                names = repositories.names(conn, after, batch, contains)
                 found += [name for name in names if visible(name)]
                 if len(names) < batch:
                     break

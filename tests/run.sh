@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 # Real clients for conformance/test_clients.py: dockerd (+containerd, ctr, runc), skopeo, podman, buildah;
 # busybox-static is the offline root filesystem the test images are built from; postgresql for the
 # metadata tests on PostgreSQL; docker-registry (CNCF Distribution) and wrk for the benchmark smoke
-# test (tests/bench).
-APT_PACKAGES=(python3-venv python3-dev postgresql docker.io skopeo podman buildah busybox-static docker-registry wrk)
+# test (tests/bench); chromium for the web console's browser tests (tests/console, through Playwright).
+APT_PACKAGES=(python3-venv python3-dev postgresql docker.io skopeo podman buildah busybox-static docker-registry wrk chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then

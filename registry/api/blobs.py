@@ -7,6 +7,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from storage.blobstore import BlobLocation
+from storage.digest import Digest
+
 from ..auth.gate import Need
 from ..blob_response import BlobResponse
 from ..ranges import parse_range
@@ -21,11 +24,21 @@ def routes(services: Services) -> list[Route]:
     driver = services.driver
     guard = services.guard
 
+    async def locate(name: str, digest: Digest, held: bool) -> BlobLocation:
+        """Where the blob is; a HEAD (a push checking the blob before its manifest refers to it)
+        also holds it against the collector, reading inline and writing only when it must."""
+        if not held:
+            return await reading(services, services.blobs.locate, name, digest)
+        found = await reading(services, services.blobs.held, name, digest)
+        if found is None:
+            found = await services.threads.run(services.blobs.renew, name, digest)
+        return found
+
     @guard.requires(Need.PULL)
     async def get_blob(request: Request) -> ASGIApp:
         name = repository(request)
         digest = parse_digest(request.path_params["digest"])
-        blob = await reading(services, services.blobs.locate, name, digest)
+        blob = await locate(name, digest, request.method == "HEAD")
         etag = f'"{digest}"'
         headers = {
             "Docker-Content-Digest": str(digest),

@@ -44,7 +44,7 @@ class Authority:
             subject = ""
         principal = self.directory.principal(subject) if subject else None
         if principal is None:
-            self.directory.failures.record(client)
+            self.directory.failures.failed(client, name)
             raise LoginRefused("invalid registry token")
         return principal
 
@@ -74,7 +74,9 @@ def open_authority(settings: Settings, db: Database) -> Authority:
     directory = Directory(
         AccountStore(db),
         PermissionStore(db),
-        LoginFailures(db, auth.failure_limit, auth.failure_window),
+        LoginFailures(
+            db, auth.failure_limit, auth.failure_window, auth.account_failure_limit, auth.spray_failure_limit
+        ),
         SecretBox(settings.auth_key_dir),
     )
     return Authority(auth, keys, Tokens(keys, auth.issuer, auth.service, auth.token_ttl), directory)

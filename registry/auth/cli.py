@@ -108,8 +108,8 @@ def _token_parser(commands: Any, common: Common) -> None:
         common,
         "revoke",
         "revoke a robot token",
-        "Revoke a robot: its secret, access "
-        "keys and refresh tokens stop working at once (issued bearer tokens within their lifetime).",
+        "Revoke a robot: its secret, access keys, refresh tokens and the bearer tokens issued to it "
+        "stop working at once.",
     )
     revoke.add_argument("name")
 

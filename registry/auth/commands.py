@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import re
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from storage.accounts import NewAccount
 from storage.errors import AccountUnknown
-from storage.secretbox import SecretBox
 
 from ..commands import print_rows
 from ..config import parse_seconds
 from ..services import Services
-from . import credentials, passwords
-from .authority import AWS_USER
+from . import enrol, passwords
 from .keys import KeyRotationError, SigningKeys
 from .policy import DEPLOY, check_deploy_pattern, check_pattern, parse_actions
-
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
-MIN_PASSWORD = 8
 
 
 class CommandError(Exception):
@@ -49,14 +42,6 @@ def handler_for(command: str, action: str) -> Callable[[argparse.Namespace, Serv
     return handle
 
 
-def _name(text: str) -> str:
-    if not NAME_RE.match(text):
-        raise CommandError(f"invalid name {text!r}: letters, digits and . _ @ - (up to 128)")
-    if text == AWS_USER:
-        raise CommandError(f"{AWS_USER} is reserved: it logs in with tokens from the ECR API's GetAuthorizationToken")
-    return text
-
-
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
@@ -66,9 +51,7 @@ def _read_password(from_stdin: bool) -> str:
             raise CommandError("the passwords differ")
     else:
         raise CommandError("no terminal to ask for the password: use --password-stdin")
-    if len(password) < MIN_PASSWORD:
-        raise CommandError(f"the password must have at least {MIN_PASSWORD} characters")
-    return password
+    return enrol.check_password(password)
 
 
 def _when(stamp: float | None) -> str:
@@ -76,9 +59,8 @@ def _when(stamp: float | None) -> str:
 
 
 def _user_add(args: argparse.Namespace, services: Services) -> None:
-    name = _name(args.name)
-    secret_hash = passwords.hash_secret(_read_password(args.password_stdin))
-    services.accounts.create(NewAccount("user", name, secret_hash, args.description))
+    name = enrol.check_name(args.name)
+    services.accounts.create(enrol.user(name, _read_password(args.password_stdin), args.description))
     print(f"user {name} added", file=sys.stderr)
 
 
@@ -130,22 +112,15 @@ def _resource(args: argparse.Namespace, actions: frozenset[str] | None) -> str:
 
 
 def _token_create(args: argparse.Namespace, services: Services) -> None:
-    name = _name(args.name)
+    lifetime = parse_seconds(args.expires) if args.expires else None
     actions = parse_actions(args.actions)
-    rules = [(pattern, actions) for pattern in _patterns(args.repo, args.cluster, args.service, actions)]
-    expires_at = time.time() + parse_seconds(args.expires) if args.expires else None
-    secret, access_key, output = None, None, ""
-    if args.aws:
-        key_id, aws_secret = credentials.aws_key_pair()
-        access_key = (key_id, SecretBox(services.settings.auth_key_dir).seal(aws_secret))
-        output = f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={aws_secret}"
-    else:
-        secret = credentials.robot_secret()
-        output = secret
-    secret_hash = passwords.hash_secret(secret) if secret else None
-    services.accounts.create(NewAccount("robot", name, secret_hash, args.description, expires_at, rules, access_key))
-    print(output)
-    print(f"robot {name} created (expires {_when(expires_at)}); this secret is not shown again", file=sys.stderr)
+    patterns = _patterns(args.repo, args.cluster, args.service, actions)
+    key_dir = services.settings.auth_key_dir
+    new = enrol.robot(key_dir, args.name, patterns, actions, lifetime, args.aws, args.description)
+    services.accounts.create(new.account)
+    print(new.secret)
+    expires = _when(new.account.expires_at)
+    print(f"robot {args.name} created (expires {expires}); this secret is not shown again", file=sys.stderr)
 
 
 def _token_list(args: argparse.Namespace, services: Services) -> None:
@@ -174,7 +149,7 @@ def _token_revoke(args: argparse.Namespace, services: Services) -> None:
 
 
 def _group_create(args: argparse.Namespace, services: Services) -> None:
-    services.accounts.create_group(_name(args.name))
+    services.accounts.create_group(enrol.check_name(args.name))
 
 
 def _group_delete(args: argparse.Namespace, services: Services) -> None:

@@ -1,10 +1,12 @@
 """Accounts as the request path sees them: log in with a name and a secret, find the rules that
 apply to a principal, redeem refresh tokens, look up AWS access keys.
 
-Caches (per process) hold successful logins and rules; they are dropped whenever the
-access-control generation in the database moves, so a revoked token or a changed permission
-applies at the next request in every worker. A login that misses the cache runs exactly one
-argon2 verification, whether or not the account exists."""
+Caches (per process) hold successful logins, principals and rules; they are dropped whenever
+the access-control generation in the database moves, so a revoked token, a deleted user or a
+changed permission applies at the next request in every worker, bearer tokens included (each
+request reads that one integer, then finds the token's subject and rules in the caches). A
+login that misses the cache runs exactly one argon2 verification, whether or not the account
+exists."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from storage.secretbox import SecretBox
 
 from . import credentials, passwords
 from .outcomes import LoginRefused, LoginThrottled
-from .policy import Principal, Rule
+from .policy import ANONYMOUS, Principal, Rule
 
 CACHE_ENTRIES = 4096
 K = TypeVar("K")
@@ -45,6 +47,7 @@ class Directory:
         self._lock = threading.Lock()
         self._generation = -1
         self._logins: dict[bytes, tuple[Principal, float | None]] = {}
+        self._principals: dict[str, tuple[Principal | None, float | None]] = {}
         self._rules: dict[Principal, list[Rule]] = {}
 
     # -- logins -------------------------------------------------------------------------------
@@ -54,12 +57,13 @@ class Directory:
         cached = self._logins.get(key)
         if cached is not None and (cached[1] is None or time.time() < cached[1]):
             return cached[0]
-        self._check_throttle(client)
+        self._check_throttle(client, name)
         account = self.accounts.account(name)
         valid = passwords.verify(account.row.secret_hash if account else None, secret)
         if not (valid and account and account.row.active(time.time())):
-            self._fail(client)
+            self._fail(client, name)
         assert account is not None
+        self.failures.succeeded(client, name)
         principal = principal_of(account)
         self._remember(generation, self._logins, key, (principal, account.row.expires_at))
         return principal
@@ -73,21 +77,21 @@ class Directory:
         return token
 
     def redeem_refresh_token(self, token: str, service: str, client: str) -> Principal:
-        self._check_throttle(client)
+        self._check_throttle(client, "")
         found = self.accounts.refresh_token(credentials.token_digest(token))
         now = time.time()
         if found is None or found[1] != service or now >= found[2] or not found[0].row.active(now):
-            self._fail(client)
+            self._fail(client, "")
         assert found is not None
         return principal_of(found[0])
 
-    def _check_throttle(self, client: str) -> None:
-        wait = self.failures.blocked_for(client)
+    def _check_throttle(self, client: str, account: str) -> None:
+        wait = self.failures.blocked_for(client, account)
         if wait is not None:
             raise LoginThrottled(wait)
 
-    def _fail(self, client: str) -> None:
-        self.failures.record(client)
+    def _fail(self, client: str, account: str) -> None:
+        self.failures.failed(client, account)
         raise LoginRefused("invalid credentials")
 
     # -- lookups ------------------------------------------------------------------------------
@@ -96,8 +100,27 @@ class Directory:
         account = self.accounts.account(name)
         return principal_of(account) if account and account.row.active(time.time()) else None
 
-    def rules(self, principal: Principal) -> list[Rule]:
+    def current(self, subject: str) -> tuple[Principal, list[Rule]] | None:
+        """The subject of a bearer token as it is now, with its rules; None when it is gone
+        (deleted, revoked or expired since the token was issued)."""
         generation = self._sync()
+        if subject == "":
+            return ANONYMOUS, self._rules_at(generation, ANONYMOUS)
+        cached = self._principals.get(subject)
+        if cached is None:
+            account = self.accounts.account(subject)
+            active = account is not None and account.row.active(time.time())
+            cached = (principal_of(account), account.row.expires_at) if account and active else (None, None)
+            self._remember(generation, self._principals, subject, cached)
+        principal, expires_at = cached
+        if principal is None or (expires_at is not None and time.time() >= expires_at):
+            return None
+        return principal, self._rules_at(generation, principal)
+
+    def rules(self, principal: Principal) -> list[Rule]:
+        return self._rules_at(self._sync(), principal)
+
+    def _rules_at(self, generation: int, principal: Principal) -> list[Rule]:
         cached = self._rules.get(principal)
         if cached is None:
             rows = self.permissions.rules(principal.subjects())
@@ -118,6 +141,7 @@ class Directory:
         with self._lock:
             if generation != self._generation:
                 self._logins.clear()
+                self._principals.clear()
                 self._rules.clear()
                 self._generation = generation
         return generation

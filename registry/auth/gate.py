@@ -31,7 +31,7 @@ from ..errors import OCIError, Problem
 from ..metrics import AUTH_FAILURES, AUTH_THROTTLED
 from ..middleware import note_caller
 from ..references import check_name
-from .outcomes import LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
+from .outcomes import SYSTEM, LoginRefused, LoginThrottled, TokenInvalid, VerifiedToken
 from .policy import ALL, ANONYMOUS, Principal, Rule, allowed
 from .scopes import CATALOG
 
@@ -64,8 +64,9 @@ def need_of(endpoint: Callable[..., Any]) -> Need | None:
 
 @dataclass
 class Access:
-    """Who the caller is and what it may do. `token` is set for bearer callers (their rights are
-    the token's access claim); `rules` for the others (their rights come from the policy)."""
+    """Who the caller is and what it may do. `rules` are the caller's permission rules as they
+    are now; a bearer caller also has its `token`, and may do what both the token's access claim
+    and the rules allow (a permission removed after the token was issued is gone at once)."""
 
     scheme: str  # open | none | basic | bearer
     subject: str  # "" when anonymous
@@ -76,9 +77,15 @@ class Access:
     def allows(self, repository: str, action: str) -> bool:
         if self.scheme == "open":
             return True
-        if self.token is not None:
-            return action in self.token.actions("repository", repository)
-        return self.principal is not None and action in allowed(self.principal, self.rules or [], repository)
+        if self.token is not None and action not in self.token.actions("repository", repository):
+            return False
+        return action in self.rights(repository)
+
+    def rights(self, repository: str) -> frozenset[str]:
+        """What the caller's rules allow on `repository`, whatever its token says."""
+        if self.token is not None and self.token.kind == SYSTEM:
+            return self.token.actions("repository", repository)
+        return allowed(self.principal, self.rules or [], repository) if self.principal else frozenset()
 
     @property
     def caller(self) -> tuple[str, str]:
@@ -90,9 +97,7 @@ class Access:
 
     def lists(self, repository: str) -> bool:
         """Whether the catalog shows `repository` to this caller (its pull permission, whatever the token)."""
-        if self.scheme == "open":
-            return True
-        return self.principal is not None and "pull" in allowed(self.principal, self.rules or [], repository)
+        return self.scheme == "open" or "pull" in self.rights(repository)
 
 
 OPEN = Access("open", "")
@@ -173,7 +178,12 @@ class Guard:
             except TokenInvalid:
                 AUTH_FAILURES.labels("token").inc()
                 raise challenge.error(Problem.TOKEN_INVALID, "invalid_token") from None
-            return Access("bearer", token.subject, token=token)
+            if token.kind == SYSTEM:
+                return Access("bearer", token.subject, token=token)
+            current = await self.threads.run(directory.current, token.subject)
+            if current is None:  # revoked, deleted or expired since the token was issued
+                raise challenge.error(Problem.TOKEN_INVALID, "invalid_token")
+            return Access("bearer", token.subject, current[0], token=token, rules=current[1])
         found = basic_credentials(value) if scheme.lower() == "basic" else None
         if found is None:
             raise challenge.error(Problem.UNAUTHORIZED, "invalid_request")
@@ -196,46 +206,20 @@ class Guard:
             return
         if access.scheme == "none" or access.subject == "":
             raise challenge.error(Problem.UNAUTHORIZED, "insufficient_scope" if access.token else None)
-        if access.token is not None and action in await self._current_rights(access.subject, name):
+        if access.token is not None and action in access.rights(name):
             raise challenge.error(Problem.SCOPE_INSUFFICIENT, "insufficient_scope")
         raise OCIError(Problem.DENIED, detail=challenge.detail)
 
     async def _catalog(self, access: Access, challenge: _Challenge) -> None:
-        assert self.authority is not None
-        if access.token is not None:
-            if "*" not in access.token.actions(*CATALOG):
-                raise challenge.error(Problem.SCOPE_INSUFFICIENT, "insufficient_scope")
-            principal = await self.threads.run(self.authority.directory.principal, access.subject)
-            access.principal = principal or ANONYMOUS
-            access.rules = await self.threads.run(self.authority.directory.rules, access.principal)
+        if access.token is not None and "*" not in access.token.actions(*CATALOG):
+            raise challenge.error(Problem.SCOPE_INSUFFICIENT, "insufficient_scope")
 
     async def _administrator(self, access: Access, challenge: _Challenge) -> None:
         """Admin on every repository: a rule for `*` with the admin action, whatever the token says."""
-        assert self.authority is not None
         if access.scheme == "none" or not access.subject:
             raise challenge.error(Problem.UNAUTHORIZED)
-        if "admin" not in await self._current_rights(access.subject, ALL):
+        if "admin" not in access.rights(ALL):
             raise OCIError(Problem.DENIED, "this needs the admin action on every repository ('*')")
-
-    async def may(self, access: Access, resource: str, action: str) -> bool:
-        """Whether the caller may do `action` on `resource` (a repository, a repository pattern,
-        or a deployer resource such as `ecs:prod/api`) by its permission rules as they are now.
-        Routes that decide per object (deploy rules, deployment histories) ask after Need.LOGIN;
-        bearer tokens carry repository scopes only, so their subject's rules decide."""
-        if access.scheme == "open":
-            return True
-        if access.token is not None:
-            return bool(access.subject) and action in await self._current_rights(access.subject, resource)
-        return access.principal is not None and action in allowed(access.principal, access.rules or [], resource)
-
-    async def _current_rights(self, subject: str, repository: str) -> frozenset[str]:
-        """What the token's subject may do now: decides between 'fetch a wider token' and 'denied'."""
-        assert self.authority is not None
-        directory = self.authority.directory
-        principal = await self.threads.run(directory.principal, subject)
-        if principal is None:
-            return frozenset()
-        return allowed(principal, await self.threads.run(directory.rules, principal), repository)
 
 
 class _Challenge:
@@ -243,7 +227,7 @@ class _Challenge:
 
     def __init__(self, authority: Authority, request: Request, need: Need, name: str) -> None:
         settings = authority.settings
-        self.realm = f"{settings.public_url or _origin(request)}/token"
+        self.realm = f"{settings.public_url or origin(request)}/token"
         self.service = settings.service
         actions = CHALLENGE_ACTIONS.get(need, ())
         if need is Need.CATALOG:
@@ -267,7 +251,7 @@ class _Challenge:
         return OCIError(problem, detail=self.detail, headers={"WWW-Authenticate": self.header(error)})
 
 
-def _origin(request: Request) -> str:
+def origin(request: Request) -> str:
     """scheme://host of this request; a Host header that is not a plain host[:port] is ignored."""
     host = request.headers.get("host", "")
     if not HOST_RE.match(host):

@@ -8,6 +8,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+# The kind of the tokens this registry issues to itself (the deployer's pulls). No account stands
+# behind them, so they grant exactly their signed, short-lived access claim; only code here can
+# issue a token of this kind (the token endpoint names the caller's own kind).
+SYSTEM = "system"
+
 
 class TokenInvalid(Exception):
     """The token is malformed, forged, expired, not yet valid, or not meant for us."""

@@ -127,6 +127,16 @@ def allowed(principal: Principal, rules: Iterable[Rule], repository: str) -> fro
     return frozenset(found)
 
 
+def administers(principal: Principal, rules: Iterable[Rule]) -> bool:
+    """Whether `principal` administers the registry itself: `admin` on the pattern `*`, which the
+    console asks of whoever manages accounts and permissions."""
+    subjects = set(principal.subjects())
+    return any(
+        (rule.subject_kind, rule.subject_name) in subjects and rule.pattern == ALL and "admin" in rule.actions
+        for rule in rules
+    )
+
+
 def grants(principal: Principal, rules: Iterable[Rule], repository: str, requested: Iterable[str]) -> frozenset[str]:
     """The requested actions that `principal` may do on `repository` (`*` asks for all of them):
     exactly the intersection the token specification requires."""

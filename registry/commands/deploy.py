@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from deployer import bindings
 from deployer.errors import DeployError
 from deployer.logs import log_files, merged
 from deployer.progress import deployment_status
@@ -65,9 +66,77 @@ def register(args: argparse.Namespace, services: Services) -> int:
     return 0
 
 
+# `cais deploy cluster` flags -> engine settings (deployer/bindings.py), by engine.
+ENGINE_FLAGS = {
+    bindings.SWARM: ("docker_host", "tls_dir", "monitor"),
+    bindings.ECS: (
+        "region",
+        "ecs_cluster",
+        "endpoint_url",
+        "profile",
+        "image_host",
+        "repository_credentials",
+        "execution_role",
+    ),
+}
+
+
+def _binding(args: argparse.Namespace, services: Services) -> bindings.Binding:
+    settings = {}
+    for kind, flags in ENGINE_FLAGS.items():
+        for flag in flags:
+            value = getattr(args, flag)
+            if value is not None and kind != args.engine:
+                raise DeployError(f"--{flag.replace('_', '-')} is a setting of the {kind} engine")
+            if value is not None:
+                settings["cluster" if flag == "ecs_cluster" else flag.replace("_", "-")] = str(value)
+    secret = sys.stdin.read().strip() if args.secret_access_key_stdin else None
+    if bool(args.access_key_id) != bool(secret):
+        raise DeployError("--access-key-id goes with --secret-access-key-stdin (the secret on stdin)")
+    binding = bindings.check(args.engine, settings, secrets=bool(secret))
+    if secret:
+        from storage.secretbox import SecretBox
+
+        keys = {"aws_access_key_id": args.access_key_id, "aws_secret_access_key": secret}
+        binding = bindings.seal(binding, keys, SecretBox(services.settings.auth_key_dir).seal)
+    return binding
+
+
 def create_cluster(args: argparse.Namespace, services: Services) -> int:
-    services.deployer.create_cluster(args.name, {}, {})
+    services.deployer.create_cluster(args.name, {}, {}, _binding(args, services))
     print(services.deployer.arns.cluster(args.name))
+    return 0
+
+
+def list_clusters(args: argparse.Namespace, services: Services) -> int:
+    store = services.deployer
+    rows: list[dict[str, Any]] = []
+    for cluster in store.clusters():
+        binding = bindings.of_cluster(cluster.doc)
+        counts = store.cluster_counts(cluster)
+        rows.append(
+            {
+                "cluster": cluster.name,
+                "engine": binding.kind,
+                "settings": binding.settings,
+                "credentials": "sealed" if binding.sealed else None,
+                "services": counts["services"],
+                "running": counts["running"],
+                "pending": counts["pending"],
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'CLUSTER':<24} {'ENGINE':<6} {'SERVICES':>8} {'RUNNING':>7} {'PENDING':>7} SETTINGS")
+    for row in rows:
+        shown = " ".join(f"{k}={v}" for k, v in sorted(row["settings"].items()))
+        if row["credentials"]:
+            shown += " (AWS keys sealed)"
+        print(
+            f"{row['cluster']:<24} {row['engine']:<6} {row['services']:>8} {row['running']:>7} {row['pending']:>7} "
+            f"{shown}"
+        )
     return 0
 
 
@@ -249,8 +318,39 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
         register,
     )
     registered.add_argument("file", metavar="FILE")
-    cluster = action("cluster", "create a cluster", "Create a cluster; this host registers in it.", create_cluster)
+    cluster = action(
+        "cluster",
+        "create a cluster",
+        "Create a cluster. By default its tasks run on this host's dockerd, which registers in it. "
+        "--engine swarm or ecs binds it to Docker Swarm or Amazon ECS instead: services are handed "
+        "over whole, the engine runs each rollout and Cais reads its state back in ECS terms. The "
+        "binding is fixed at creation (the ECS API takes it as cais:engine tags on CreateCluster).",
+        create_cluster,
+    )
     cluster.add_argument("name")
+    cluster.add_argument("--engine", choices=(bindings.LOCAL, bindings.SWARM, bindings.ECS), default=bindings.LOCAL)
+    swarm = cluster.add_argument_group("Docker Swarm (--engine swarm)")
+    swarm.add_argument("--docker-host", metavar="URL", help="a swarm manager: unix:///PATH or tcp://HOST:PORT")
+    swarm.add_argument("--tls-dir", metavar="DIR", help="ca.pem, cert.pem and key.pem for a tcp:// manager")
+    swarm.add_argument(
+        "--monitor", type=float, metavar="SECONDS", help="how long each updated task is watched for failure (10)"
+    )
+    ecs = cluster.add_argument_group("Amazon ECS (--engine ecs)")
+    ecs.add_argument("--region", help="the AWS region")
+    ecs.add_argument("--ecs-cluster", metavar="NAME", help="the Amazon ECS cluster (default: the same name)")
+    ecs.add_argument("--endpoint-url", metavar="URL", help="another ECS endpoint")
+    ecs.add_argument("--profile", help="a profile of this server's AWS configuration (default: the AWS chain)")
+    ecs.add_argument("--access-key-id", metavar="ID", help="static AWS keys, stored sealed (with the next flag)")
+    ecs.add_argument("--secret-access-key-stdin", action="store_true", help="read the secret access key from stdin")
+    ecs.add_argument("--image-host", metavar="HOST[:PORT]", help="how AWS reaches this registry in image names")
+    ecs.add_argument(
+        "--repository-credentials", metavar="ARN", help="Secrets Manager secret ECS pulls this registry's images with"
+    )
+    ecs.add_argument("--execution-role", metavar="ARN", help="the task execution role (needed for pulls with it)")
+    clusters_parser = action(
+        "clusters", "list clusters", "List clusters with their engine, settings and counts.", list_clusters
+    )
+    clusters_parser.add_argument("--json", action="store_true", help="print JSON")
 
     def rollout_flags(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--min-healthy", type=int, metavar="PERCENT", help="minimumHealthyPercent (100)")

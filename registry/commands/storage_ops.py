@@ -59,12 +59,21 @@ def _print(report: Report) -> None:
         print(f"missing  {digest} (metadata without bytes)")
     for digest, recorded, stored in report.drift:
         print(f"drift    {digest}: recorded {recorded} bytes, stored {stored}")
+    for reference in report.unlinked:
+        print(f"unlinked {reference.repository}: {reference.blob} (used by {reference.manifest}, not linked)")
+    _print_broken(report)
     for key in report.stale_uploads:
         print(f"upload   {key} (upload bytes without a session)")
 
 
+def _print_broken(report: Report) -> None:
+    for image in report.broken:
+        tags = f" (tags: {', '.join(image.tags)})" if image.tags else ""
+        print(f"image    {image.repository}@{image.digest}{tags} cannot be pulled: lacks {', '.join(image.blobs)}")
+
+
 def fsck(args: argparse.Namespace, services: Services) -> int:
-    checker = Fsck(services.db, services.driver)
+    checker = Fsck(services.db, services.driver, require_layers=services.settings.manifests.require_layers)
     with _bar(checker.blob_count(), "checking") as bar:
         report = checker.check(bar.update)
     _print(report)
@@ -75,8 +84,16 @@ def fsck(args: argparse.Namespace, services: Services) -> int:
         print("problems found; run `cais fsck --repair` to fix them")
         return 1
     checker.repair(report)
-    print("repaired")
-    return 0
+    after = checker.check()
+    if after.clean:
+        print("repaired: metadata and storage agree")
+        return 0
+    _print_broken(after)
+    print(
+        f"repaired what could be; {len(after.broken)} image(s) still lack blobs that are gone "
+        "(bytes that did not match their digest are kept under quarantine/): push those images again"
+    )
+    return 1
 
 
 def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -96,8 +113,11 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     check = commands.add_parser(
         "fsck",
         help="compare metadata with stored bytes",
-        description="Report orphan bytes (no metadata), missing blobs (metadata without bytes), size drift and "
-        "leftover upload bytes; exit 1 when there are problems. --repair fixes them, safely while serving.",
+        description="Report orphan bytes (no metadata), missing blobs (metadata without bytes), size drift, "
+        "blobs a manifest uses that its repository no longer links, every image that cannot be pulled because "
+        "of them, and leftover upload bytes; exit 1 when there are problems. --repair fixes them, safely while "
+        "serving: bytes a manifest refers to are never deleted (valid ones get their metadata back, wrong ones "
+        "are moved under quarantine/); images whose blobs are gone stay reported until pushed again.",
     )
     check.add_argument("--repair", action="store_true", help="fix what was found")
     check.set_defaults(handler=fsck)

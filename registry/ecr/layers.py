@@ -53,7 +53,7 @@ def operations(context: Context) -> dict[str, Handler]:
                 failures.append({"layerDigest": text, "failureCode": "InvalidLayerDigest", "failureReason": str(exc)})
                 continue
             try:
-                found = await run(services.blobs.locate, name, digest)
+                found = await run(services.blobs.hold, name, digest)
             except BlobUnknown:
                 layers.append({"layerDigest": text, "layerAvailability": "UNAVAILABLE"})
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from deployer import arns
+from deployer import arns, bindings
 from deployer.errors import ClusterNotFound, DeployError, InvalidParameter, ResourceNotFound
 
 from ..aws.call import Call, Handler
@@ -27,7 +27,11 @@ def operations(context: Context) -> dict[str, Handler]:
     async def create_cluster(call: Call) -> dict[str, Any]:
         name = call.params.get("clusterName", "default")
         doc = {"settings": call.params.get("settings", [{"name": "containerInsights", "value": "disabled"}])}
-        await run(store.create_cluster, name, doc, labels(call.params))
+        given = labels(call.params)
+        # The cais:engine tags bind the cluster to an engine (deployer/bindings.py).
+        binding = bindings.from_tags(given)
+        others = {key: value for key, value in given.items() if not bindings.is_binding_tag(key)}
+        await run(store.create_cluster, name, doc, others, binding)
         return {"cluster": await shape(name)}
 
     async def describe_clusters(call: Call) -> dict[str, Any]:
@@ -127,10 +131,12 @@ def operations(context: Context) -> dict[str, Handler]:
         return arn
 
     async def tag_resource(call: Call) -> dict[str, Any]:
+        _keep_binding(call.params["resourceArn"], list(labels(call.params)))
         await run(store.tag, await resource(call.params["resourceArn"]), labels(call.params))
         return {}
 
     async def untag_resource(call: Call) -> dict[str, Any]:
+        _keep_binding(call.params["resourceArn"], call.params["tagKeys"])
         await run(store.untag, await resource(call.params["resourceArn"]), call.params["tagKeys"])
         return {}
 
@@ -151,3 +157,10 @@ def operations(context: Context) -> dict[str, Handler]:
         "UntagResource": untag_resource,
         "ListTagsForResource": list_tags_for_resource,
     }
+
+
+def _keep_binding(arn: str, keys: list[str]) -> None:
+    """A cluster's engine is bound when it is created, never by tagging it later."""
+    parsed = arns.parse(arn)
+    if parsed is not None and parsed[0] == "cluster" and any(bindings.is_binding_tag(key) for key in keys):
+        raise InvalidParameter(f"{bindings.TAG} tags are set by CreateCluster: delete the cluster to bind it anew")

@@ -1,18 +1,17 @@
 """The seam between the registry and where bytes live.
 
-A driver deals only in keys and bytes. Every method is synchronous and may block: callers run
-them in worker threads. Uploads are driver-specific (a file appended in place, an S3 multipart
-upload...), so the driver hands back an opaque JSON-able ``state`` that the metadata store keeps
-with the upload session, letting any process continue the upload.
+A driver deals only in keys and bytes, and takes every key from storage.keys. Every method is
+synchronous and may block: callers run them in worker threads. Uploads are driver-specific (a
+file appended in place, segments in a bucket...), so the driver hands back an `UploadState`, its
+own typed description of what the upload holds, which the metadata store keeps with the session
+as JSON (`to_json`, and `upload_state` to read it back), letting any process continue the upload.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-UploadState = dict[str, Any]
 
 
 class NotFound(KeyError):
@@ -26,6 +25,16 @@ class StorageUnavailable(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class Stat:
     size: int
+
+
+@dataclass(frozen=True)
+class UploadState:
+    """What an upload holds, as far as the driver needs to know; drivers that need more subclass it."""
+
+    upload_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {}
 
 
 class UploadWriter(Protocol):
@@ -50,7 +59,8 @@ class Driver(Protocol):
         """Size of the object, or NotFound."""
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Bytes [start, end) of the object (end None: to the end), in large blocks."""
+        """Bytes [start, end) of the object (end None: to the end), in large blocks; nothing when
+        start is at or past the end. NotFound (before the first block) when the key is missing."""
 
     def local_path(self, key: str) -> str | None:
         """A filesystem path to serve the object with sendfile, when the driver has one."""
@@ -61,14 +71,21 @@ class Driver(Protocol):
     def delete(self, key: str) -> None:
         """Remove the object; a missing key is not an error."""
 
+    def move(self, key: str, to: str) -> None:
+        """Give the object a new key (NotFound when it is missing); readers of `to` see all of it or nothing."""
+
     def list(self, prefix: str, after: str = "", limit: int = 1000) -> list[str]:
-        """Keys under prefix, sorted, strictly after `after`."""
+        """Keys starting with `prefix` (a plain string prefix), in bytewise order, strictly
+        after `after`, at most `limit` of them."""
 
     def presigned_url(self, key: str, expires_seconds: int) -> str | None:
         """A URL that serves the object directly, or None where unsupported."""
 
     def upload_begin(self, upload_id: str) -> UploadState:
         """Start an empty upload (a driver may store nothing until the first write)."""
+
+    def upload_state(self, upload_id: str, saved: Mapping[str, Any]) -> UploadState:
+        """The state that `to_json` saved, read back."""
 
     def upload_writer(self, state: UploadState, offset: int) -> UploadWriter:
         """A writer appending at `offset`; bytes stored beyond it by a lost writer are dropped.

@@ -7,7 +7,7 @@ import contextlib
 import ctypes
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 from .. import keys
@@ -45,22 +45,11 @@ def _fsync_dir(path: str) -> None:
 
 
 class FileWriter:
-    def __init__(self, path: str, offset: int) -> None:
-        # The first writer creates the file. Later ones never do: a missing file means the
-        # upload is gone, and a new empty one would read back as zeros where the saved hash
-        # state expects data.
-        if offset == 0:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        try:
-            self._fd = os.open(path, os.O_WRONLY | (os.O_CREAT if offset == 0 else 0), 0o644)
-        except FileNotFoundError:
-            raise NotFound(path) from None
-        if os.fstat(self._fd).st_nlink > 1:  # published: these bytes are a blob's now
-            os.close(self._fd)
-            raise NotFound(path)
-        os.ftruncate(self._fd, offset)
-        os.lseek(self._fd, offset, os.SEEK_SET)
-        self._path = path
+    """Appends to an upload's file, opened (and cut back to the saved offset) by `open_writer`."""
+
+    def __init__(self, state: UploadState, fd: int, offset: int) -> None:
+        self._state = state
+        self._fd = fd
         self._offset = offset
 
     def write(self, data: bytes) -> None:
@@ -74,10 +63,30 @@ class FileWriter:
 
     def flush(self) -> UploadState:
         os.fsync(self._fd)
-        return {}
+        return self._state
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+def open_writer(state: UploadState, path: str, offset: int) -> FileWriter:
+    # The first writer creates the file. Later ones never do: a missing file means the upload is
+    # gone, and a new empty one would read back as zeros where the saved hash state expects data.
+    if offset == 0:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | (os.O_CREAT if offset == 0 else 0), 0o644)
+    except FileNotFoundError:
+        raise NotFound(path) from None
+    try:
+        if os.fstat(fd).st_nlink > 1:  # published: these bytes are a blob's now
+            raise NotFound(path)
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return FileWriter(state, fd, offset)
 
 
 class FilesystemDriver:
@@ -148,52 +157,73 @@ class FilesystemDriver:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
 
+    def move(self, key: str, to: str) -> None:
+        target = self._path(to)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.rename(self._path(key), target)
+        except FileNotFoundError:
+            raise NotFound(key) from None
+        _fsync_dir(os.path.dirname(target))
+
     def list(self, prefix: str, after: str = "", limit: int = 1000) -> list[str]:
+        """Keys in bytewise order without sorting them all: each directory's entries are sorted
+        as the keys below them compare (a directory `a` as `a/`, so `p/a-c` < `p/a.b` < `p/a/b`),
+        and subtrees that hold only keys up to `after` are skipped, never walked: a page costs
+        the depth of the tree plus its own keys, whichever page it is."""
+        directory, _, _ = prefix.rpartition("/")
         found: list[str] = []
-        base = self._path(prefix.rstrip("/")) if prefix else self.root
-        for key in self._walk(base, prefix.rstrip("/")):
-            if key > after:
-                found.append(key)
-                if len(found) >= limit:
-                    break
+        for key in self._walk(directory, prefix, after):
+            found.append(key)
+            if len(found) >= limit:
+                break
         return found
 
-    def _walk(self, path: str, key: str) -> Iterator[str]:
+    def _walk(self, directory: str, prefix: str, after: str) -> Iterator[str]:
         try:
-            entries = sorted(os.scandir(path), key=lambda e: e.name)
+            entries = list(os.scandir(self._path(directory) if directory else self.root))
         except (FileNotFoundError, NotADirectoryError):
             return
-        for entry in entries:
-            child = f"{key}/{entry.name}" if key else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                yield from self._walk(entry.path, child)
-            elif ".tmp-" not in entry.name:
-                yield child
+        base = f"{directory}/" if directory else ""
+        named = [(base + e.name + ("/" if e.is_dir(follow_symlinks=False) else ""), e) for e in entries]
+        for name, entry in sorted(named, key=lambda item: item[0]):
+            if not (name.startswith(prefix) or prefix.startswith(name)):
+                continue  # outside the prefix
+            if name.endswith("/"):
+                if name <= after and not after.startswith(name):
+                    continue  # every key below sorts before `after`
+                yield from self._walk(name[:-1], prefix, after)
+            elif name > after and name.startswith(prefix) and ".tmp-" not in entry.name:
+                yield name
 
     def presigned_url(self, key: str, expires_seconds: int) -> str | None:
         return None
 
     def upload_begin(self, upload_id: str) -> UploadState:
         # Nothing on disk until the first write: most small blobs arrive whole and never need it.
-        return {"key": keys.upload_prefix(upload_id) + "data"}
+        return UploadState(upload_id)
+
+    def upload_state(self, upload_id: str, saved: Mapping[str, Any]) -> UploadState:
+        return UploadState(upload_id)
 
     def upload_writer(self, state: UploadState, offset: int) -> FileWriter:
-        return FileWriter(self._path(state["key"]), offset)
+        return open_writer(state, self._path(keys.upload_data(state.upload_id)), offset)
 
     def upload_read(self, state: UploadState, size: int) -> Iterator[bytes]:
-        return self.read(state["key"], 0, size) if size else iter(())
+        return self.read(keys.upload_data(state.upload_id), 0, size) if size else iter(())
 
     def upload_publish(self, state: UploadState, size: int, key: str) -> None:
         """A hard link: the blob and the upload share their bytes, which were never copied and
         stay until both names are gone."""
-        src = self._path(state["key"])
+        data = keys.upload_data(state.upload_id)
         if size == 0:
             self.put(key, b"")
             return
+        src = self._path(data)
         try:
             fd = os.open(src, os.O_RDWR)
         except FileNotFoundError:
-            raise NotFound(state["key"]) from None
+            raise NotFound(data) from None
         try:
             if os.fstat(fd).st_size != size:  # bytes a lost writer left beyond the session
                 os.ftruncate(fd, size)
@@ -203,12 +233,9 @@ class FilesystemDriver:
         self._place(key, lambda tmp: os.link(src, tmp))
 
     def upload_abort(self, state: UploadState) -> None:
-        self.delete(state["key"])
-        self._remove_upload_dir(state)
-
-    def _remove_upload_dir(self, state: UploadState) -> None:
+        self.delete(keys.upload_data(state.upload_id))
         with contextlib.suppress(OSError):
-            os.rmdir(os.path.dirname(self._path(state["key"])))
+            os.rmdir(self._path(keys.upload_prefix(state.upload_id)))
 
     def sweep_uploads(self, older_than: float) -> int:
         return 0  # an upload's bytes live only in its session's directory, removed with it

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from .. import keys
 from .base import NotFound, Stat, UploadState
 
 
 class MemoryWriter:
-    def __init__(self, driver: MemoryDriver, key: str, offset: int) -> None:
+    def __init__(self, driver: MemoryDriver, state: UploadState, pending: bytearray) -> None:
         self._driver = driver
-        self._key = key
-        if key not in driver.objects:
-            raise NotFound(key)
-        self._pending = bytearray(driver.objects[key][:offset])
+        self._state = state
+        self._pending = pending
 
     def write(self, data: bytes) -> None:
         self._pending += data
 
     def flush(self) -> UploadState:
-        with self._driver.lock:
-            self._driver.objects[self._key] = bytes(self._pending)
-        return {}
+        self._driver.put(keys.upload_data(self._state.upload_id), bytes(self._pending))
+        return self._state
 
     def close(self) -> None:
         self._pending = bytearray()
@@ -49,8 +47,8 @@ class MemoryDriver:
         return Stat(len(self._get(key)))
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        data = self._get(key)
-        return iter([data[start:end]])
+        data = self._get(key)[start:end]
+        return iter([data] if data else [])
 
     def local_path(self, key: str) -> str | None:
         return None
@@ -63,6 +61,12 @@ class MemoryDriver:
         with self.lock:
             self.objects.pop(key, None)
 
+    def move(self, key: str, to: str) -> None:
+        with self.lock:
+            if key not in self.objects:
+                raise NotFound(key)
+            self.objects[to] = self.objects.pop(key)
+
     def list(self, prefix: str, after: str = "", limit: int = 1000) -> list[str]:
         with self.lock:
             matching = sorted(k for k in self.objects if k.startswith(prefix) and k > after)
@@ -72,22 +76,23 @@ class MemoryDriver:
         return None
 
     def upload_begin(self, upload_id: str) -> UploadState:
-        key = keys.upload_prefix(upload_id) + "data"
-        self.put(key, b"")
-        return {"key": key}
+        self.put(keys.upload_data(upload_id), b"")
+        return UploadState(upload_id)
+
+    def upload_state(self, upload_id: str, saved: Mapping[str, Any]) -> UploadState:
+        return UploadState(upload_id)
 
     def upload_writer(self, state: UploadState, offset: int) -> MemoryWriter:
-        return MemoryWriter(self, state["key"], offset)
+        return MemoryWriter(self, state, bytearray(self._get(keys.upload_data(state.upload_id))[:offset]))
 
     def upload_read(self, state: UploadState, size: int) -> Iterator[bytes]:
-        return self.read(state["key"], 0, size)
+        return self.read(keys.upload_data(state.upload_id), 0, size)
 
     def upload_publish(self, state: UploadState, size: int, key: str) -> None:
-        with self.lock:
-            self.objects[key] = self._get(state["key"])[:size]
+        self.put(key, self._get(keys.upload_data(state.upload_id))[:size])
 
     def upload_abort(self, state: UploadState) -> None:
-        self.delete(state["key"])
+        self.delete(keys.upload_data(state.upload_id))
 
     def sweep_uploads(self, older_than: float) -> int:
         return 0  # nothing is kept outside sessions

@@ -3,10 +3,10 @@
 Uploads. S3 cannot read back the parts of an unfinished multipart upload, yet an upload must stay
 readable: a replica that cannot use the saved hash state rehashes the bytes, and a sha512 digest
 is verified by rereading them. So the bytes of an upload are plain objects, *segments*, under
-``uploads/<id>/``, each written once under a fresh name, so that a writer that lost its lease
-can never clobber what the session holds. Every segment but the last is at least 5 MiB, the S3
-minimum part size; a last segment below it (the *tail*) is taken back by the next writer and
-rewritten with what follows. Completing assembles the segments into the blob with one multipart
+``uploads/<id>/`` (storage.keys names them), each written once under a fresh name, so that a
+writer that lost its lease can never clobber what the session holds. Every segment but the last
+is at least 5 MiB, the S3 minimum part size; a last segment below it (the *tail*) is taken back
+by the next writer and rewritten with what follows. Completing assembles the segments into the blob with one multipart
 upload whose parts are server-side copies (UploadPartCopy) straight to the blob's key: bytes
 never pass through the registry and are copied once, as ``CompleteMultipartUpload`` at a
 temporary key followed by ``CopyObject`` would also do, but without the second object.
@@ -19,10 +19,10 @@ object is ``NotFound``. ETags are opaque: S3-compatible servers do not all use M
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -44,13 +44,41 @@ MIN_PART = 5 << 20  # S3's smallest part (all but the last) of a multipart uploa
 READ_BLOCK = 1 << 20
 COPY_THREADS = 8
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
-OPEN_MARKER = "open"
+_PAST_THE_END = "InvalidRange"
 
 
 def segment_size(held: int) -> int:
     """Size of the next segment: grows with the upload so that a 500 GiB blob stays within
     S3's 10,000 parts, while small uploads hold little memory."""
     return min(max(16 << 20, held // 1000), 64 << 20)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    name: str  # see keys.new_segment
+    size: int
+
+
+@dataclass(frozen=True)
+class S3Upload(UploadState):
+    segments: tuple[Segment, ...] = ()
+    obsolete: tuple[str, ...] = ()  # segments replaced by this state, to delete once it is the saved one
+
+    @property
+    def size(self) -> int:
+        return sum(segment.size for segment in self.segments)
+
+    def key(self, name: str) -> str:
+        return keys.upload_segment(self.upload_id, name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"segments": [[s.name, s.size] for s in self.segments], "obsolete": list(self.obsolete)}
+
+
+def _own(state: UploadState) -> S3Upload:
+    if not isinstance(state, S3Upload):
+        raise TypeError(f"not an S3 upload: {state!r}")
+    return state
 
 
 @contextmanager
@@ -82,12 +110,25 @@ class S3Driver:
             read_timeout=options.timeout_seconds,
             max_pool_connections=32,
         )
-        self.client: S3Client = boto3.session.Session().client(
+        session = boto3.session.Session()
+        self.client: S3Client = session.client(
             "s3",
             endpoint_url=options.endpoint_url,
             aws_access_key_id=options.access_key,
             aws_secret_access_key=options.secret_key,
             config=config,
+        )
+        # Presigning makes no request: a client of the address clients use signs for that host.
+        self.presigner: S3Client = (
+            session.client(
+                "s3",
+                endpoint_url=options.public_endpoint_url,
+                aws_access_key_id=options.access_key,
+                aws_secret_access_key=options.secret_key,
+                config=config,
+            )
+            if options.public_endpoint_url
+            else self.client
         )
 
     # -- plain objects ----------------------------------------------------------------------
@@ -123,16 +164,24 @@ class S3Driver:
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         if end is not None and end <= start:
+            self.stat(key)  # still NotFound for a missing key
             return iter(())
         body = self._get(key, start, end)  # eagerly: a missing key fails before streaming starts
-        return self._stream(key, body, start, end)
+        return iter(()) if body is None else self._stream(key, body, start, end)
 
     def _get(self, key: str, start: int, end: int | None) -> Any:
+        """The body of a GET of bytes [start, end), None when start is past the end."""
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
         if start or end is not None:
             args["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-        with _s3_errors(key):
-            return self.client.get_object(**args)["Body"]
+        try:
+            with _s3_errors(key):
+                return self.client.get_object(**args)["Body"]
+        except StorageUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") == _PAST_THE_END:
+                return None
+            raise
 
     def _stream(self, key: str, body: Any, start: int, end: int | None) -> Iterator[bytes]:
         """The body in blocks; a connection that breaks mid-body is resumed from where it broke
@@ -152,6 +201,8 @@ class S3Driver:
                     log.warning("S3 read of %s broke at byte %d, resuming", key, position)
                     body.close()
                     body = self._get(key, position, end)
+                    if body is None:
+                        return
         finally:
             body.close()
 
@@ -172,6 +223,11 @@ class S3Driver:
     def delete(self, key: str) -> None:
         with _s3_errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def move(self, key: str, to: str) -> None:
+        with _s3_errors(key):
+            self.client.copy_object(Bucket=self.bucket, Key=self._key(to), CopySource=self._source(key))
+        self.delete(key)
 
     def _source(self, key: str) -> CopySourceTypeDef:
         return {"Bucket": self.bucket, "Key": self._key(key)}
@@ -200,40 +256,50 @@ class S3Driver:
         if not self.options.redirect:
             return None
         with _s3_errors(key):
-            return self.client.generate_presigned_url(
+            return self.presigner.generate_presigned_url(
                 "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires_seconds
             )
 
     # -- uploads ----------------------------------------------------------------------------
-    def upload_begin(self, upload_id: str) -> UploadState:
-        state: UploadState = {"dir": keys.upload_prefix(upload_id), "segments": [], "obsolete": []}
+    def upload_begin(self, upload_id: str) -> S3Upload:
         # An empty marker says the upload is open; commit and abort remove it with the segments.
-        self._put_segment(state["dir"] + OPEN_MARKER, b"")
-        return state
+        self._put_segment(keys.upload_marker(upload_id), b"")
+        return S3Upload(upload_id)
+
+    def upload_state(self, upload_id: str, saved: Mapping[str, Any]) -> S3Upload:
+        segments = tuple(Segment(str(name), int(size)) for name, size in saved.get("segments", []))
+        return S3Upload(upload_id, segments, tuple(str(name) for name in saved.get("obsolete", [])))
 
     def upload_writer(self, state: UploadState, offset: int) -> S3UploadWriter:
-        return S3UploadWriter(self, state, offset)
+        upload = _own(state)
+        self.stat(keys.upload_marker(upload.upload_id))  # NotFound: the upload was committed or aborted
+        if upload.size != offset:
+            raise ValueError(f"upload state holds {upload.size} bytes, the session {offset}")
+        # Segments replaced by the state we start from are garbage now that it is the saved one.
+        self._delete_many([upload.key(name) for name in upload.obsolete])
+        return S3UploadWriter(self, replace(upload, obsolete=()))
 
     def upload_read(self, state: UploadState, size: int) -> Iterator[bytes]:
+        upload = _own(state)
         remaining = size
-        for segment in state["segments"]:
+        for segment in upload.segments:
             if remaining <= 0:
                 return
-            yield from self.read(segment["key"], 0, min(segment["size"], remaining))
-            remaining -= segment["size"]
+            yield from self.read(upload.key(segment.name), 0, min(segment.size, remaining))
+            remaining -= segment.size
 
     def upload_publish(self, state: UploadState, size: int, key: str) -> None:
-        segments = state["segments"]
-        if sum(s["size"] for s in segments) != size:
-            raise ValueError(f"upload holds {sum(s['size'] for s in segments)} bytes, not {size}")
-        if not segments:
+        upload = _own(state)
+        if upload.size != size:
+            raise ValueError(f"upload holds {upload.size} bytes, not {size}")
+        if not upload.segments:
             self.put(key, b"")
-        elif len(segments) == 1:
-            source = self._source(segments[0]["key"])
+        elif len(upload.segments) == 1:
+            source = self._source(upload.key(upload.segments[0].name))
             with _s3_errors(key):
                 self.client.copy_object(Bucket=self.bucket, Key=self._key(key), CopySource=source, **self._final_args())
         else:
-            self._compose(key, [s["key"] for s in segments])
+            self._compose(key, [upload.key(segment.name) for segment in upload.segments])
 
     def _compose(self, key: str, segments: Sequence[str]) -> None:
         """One multipart upload at `key` whose parts are server-side copies of the segments."""
@@ -275,7 +341,7 @@ class S3Driver:
             log.warning("could not abort multipart upload %s: %s", upload_id, exc)
 
     def upload_abort(self, state: UploadState) -> None:
-        self._delete_many(self.list(state["dir"], limit=1 << 20))
+        self._delete_many(self.list(keys.upload_prefix(state.upload_id), limit=1 << 20))
 
     def sweep_uploads(self, older_than: float) -> int:
         """Abort multipart uploads started before `older_than` (UNIX time): a process that died
@@ -294,54 +360,44 @@ class S3Driver:
             args.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
 
 
+@dataclass
 class S3UploadWriter:
     """Appends to an upload: bytes are buffered into segments of at least 5 MiB; a flush stores
     what is buffered, however small, as the tail (durable at once, taken back by the next write)."""
 
-    def __init__(self, driver: S3Driver, state: UploadState, offset: int) -> None:
-        self._driver = driver
-        self._dir: str = state["dir"]
-        driver.stat(self._dir + OPEN_MARKER)  # NotFound: the upload was committed or aborted
-        self._segments: list[dict[str, Any]] = [dict(s) for s in state["segments"]]
-        held = sum(s["size"] for s in self._segments)
-        if held != offset:
-            raise ValueError(f"upload state holds {held} bytes, the session {offset}")
-        self._held = held
-        self._buffer = bytearray()
-        self._tail: bytes | None = None  # the bytes of the last segment, when this writer wrote it
-        self._obsolete: list[str] = []
-        # Segments replaced by the state we start from are garbage now that it is the saved one.
-        driver._delete_many(list(state.get("obsolete", [])))
+    _driver: S3Driver
+    _upload: S3Upload
+    _buffer: bytearray = field(default_factory=bytearray)
+    _tail: bytes | None = None  # the bytes of the last segment, when this writer wrote it
 
     def write(self, data: bytes) -> None:
         if not data:
             return
-        if not self._buffer and self._segments and self._segments[-1]["size"] < MIN_PART:
-            tail = self._segments.pop()
-            self._buffer += self._tail if self._tail is not None else self._driver._read_all(tail["key"])
-            self._held -= tail["size"]
-            self._obsolete.append(tail["key"])
+        upload = self._upload
+        if not self._buffer and upload.segments and upload.segments[-1].size < MIN_PART:
+            tail = upload.segments[-1]
+            self._buffer += self._tail if self._tail is not None else self._driver._read_all(upload.key(tail.name))
+            self._upload = replace(upload, segments=upload.segments[:-1], obsolete=(*upload.obsolete, tail.name))
         self._tail = None
         self._buffer += data
-        size = segment_size(self._held)
+        size = segment_size(self._upload.size)
         while len(self._buffer) >= size:
             self._store(bytes(self._buffer[:size]))
             del self._buffer[:size]
-            size = segment_size(self._held)
+            size = segment_size(self._upload.size)
 
     def _store(self, data: bytes) -> None:
-        key = f"{self._dir}{len(self._segments):05d}-{uuid.uuid4().hex}"
-        self._driver._put_segment(key, data)
-        self._segments.append({"key": key, "size": len(data)})
-        self._held += len(data)
+        name = keys.new_segment(len(self._upload.segments))
+        self._driver._put_segment(self._upload.key(name), data)
+        self._upload = replace(self._upload, segments=(*self._upload.segments, Segment(name, len(data))))
 
-    def flush(self) -> UploadState:
+    def flush(self) -> S3Upload:
         if self._buffer:
             data = bytes(self._buffer)
             self._buffer.clear()
             self._store(data)
             self._tail = data if len(data) < MIN_PART else None
-        return {"dir": self._dir, "segments": [dict(s) for s in self._segments], "obsolete": list(self._obsolete)}
+        return self._upload
 
     def close(self) -> None:
         self._buffer = bytearray()

@@ -12,6 +12,7 @@ class S3Options:
     prefix: str = ""
     region: str | None = None
     endpoint_url: str | None = None
+    public_endpoint_url: str | None = None  # presigned URLs name it: where clients reach S3
     path_style: bool = False
     access_key: str | None = None
     secret_key: str | None = field(default=None, repr=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from .schema import blobs, repositories, repository_blobs
 from .upsert import upsert
@@ -21,6 +21,16 @@ _LINKED_SIZE = (
     .where(repositories.c.name == bindparam("repository"), blobs.c.digest == bindparam("digest"))
 )
 _LINKED_SIZE_LOCKED = _LINKED_SIZE.with_for_update(read=True, of=blobs)
+_LINK_TIME = _LINKED_SIZE.with_only_columns(blobs.c.size, repository_blobs.c.created_at)
+_TOUCH = (
+    update(repository_blobs)
+    .where(
+        repository_blobs.c.digest == bindparam("linked"),
+        repository_blobs.c.repository_id
+        == select(repositories.c.id).where(repositories.c.name == bindparam("repository")).scalar_subquery(),
+    )
+    .values(created_at=bindparam("now"))
+)
 _LINKED_SIZES_LOCKED = (
     select(blobs.c.digest, blobs.c.size)
     .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
@@ -42,6 +52,17 @@ def linked_size(conn: Connection, repository: str, digest: str, lock: bool = Fal
     blob row."""
     statement = _LINKED_SIZE_LOCKED if lock else _LINKED_SIZE
     return conn.execute(statement, {"repository": repository, "digest": digest}).scalar()
+
+
+def link_time(conn: Connection, repository: str, digest: str) -> tuple[int, float] | None:
+    """(size, time of the link) of the blob if `repository` links it, else None."""
+    row = conn.execute(_LINK_TIME, {"repository": repository, "digest": digest}).first()
+    return (row.size, row.created_at) if row is not None else None
+
+
+def touch(conn: Connection, repository: str, digest: str) -> bool:
+    """Refresh the link's time, as an upload of the blob would; False when there is no link."""
+    return conn.execute(_TOUCH, {"repository": repository, "linked": digest, "now": time.time()}).rowcount == 1
 
 
 def record(conn: Connection, digest: str, blob_size: int) -> None:

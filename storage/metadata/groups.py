@@ -40,6 +40,15 @@ def of_principal(conn: Connection, principal_id: int) -> list[str]:
     return sorted(conn.execute(query).scalars())
 
 
+def of_principals(conn: Connection) -> dict[int, list[str]]:
+    """The groups of every principal that belongs to one, by principal id (one query)."""
+    found: dict[int, list[str]] = {}
+    query = select(group_members.c.principal_id, groups.c.name).join(groups, groups.c.id == group_members.c.group_id)
+    for principal_id, name in conn.execute(query.order_by(groups.c.name)):
+        found.setdefault(principal_id, []).append(name)
+    return found
+
+
 def listing(conn: Connection) -> dict[str, list[str]]:
     """Every group with its members' names."""
     found: dict[str, list[str]] = {name: [] for name in conn.execute(select(groups.c.name)).scalars()}

@@ -81,7 +81,7 @@ def tags_of(conn: Connection, repository_id: int, wanted: Iterable[str]) -> dict
     return found
 
 
-def _children(conn: Connection, repository_id: int, parents: set[str]) -> dict[str, set[str]]:
+def children_of(conn: Connection, repository_id: int, parents: set[str]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = defaultdict(set)
     query = select(manifest_references.c.digest, manifest_references.c.child).where(
         manifest_references.c.repository_id == repository_id,
@@ -114,7 +114,7 @@ def sizes(conn: Connection, repository_id: int, wanted: list[str], own: dict[str
     closure = {digest: {digest} for digest in wanted}
     frontier = set(wanted)
     for _ in range(MAX_NESTING):
-        children = _children(conn, repository_id, frontier)
+        children = children_of(conn, repository_id, frontier)
         if not children:
             break
         for members in closure.values():

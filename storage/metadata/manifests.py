@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select
 
 from ..manifest_format import ParsedManifest
-from .schema import manifest_bodies, manifest_references, manifests, repositories
+from .schema import manifest_bodies, manifest_references, manifests, repositories, repository_blobs
 from .upsert import insert_ignore
 
 
@@ -116,3 +116,45 @@ def referrers(
     if artifact_type is not None:
         query = query.where(manifests.c.artifact_type == artifact_type)
     return [_row(r) for r in conn.execute(query.order_by(manifests.c.digest).limit(limit))]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobReference:
+    """A manifest's reference to a blob, as fsck checks it."""
+
+    repository_id: int
+    repository: str
+    manifest: str
+    blob: str
+    linked: bool  # the repository links the blob (pulls find it only then)
+
+
+def blob_references(conn: Connection, configs_only: bool) -> list[BlobReference]:
+    """Every reference of a manifest to a blob (configs_only: to its config, for registries
+    that accept sparse image manifests, whose layers may never have been pushed)."""
+    link = repository_blobs.alias()
+    query = (
+        select(
+            manifest_references.c.repository_id,
+            repositories.c.name,
+            manifest_references.c.digest,
+            manifest_references.c.child,
+            link.c.digest.is_not(None).label("linked"),
+        )
+        .join(repositories, repositories.c.id == manifest_references.c.repository_id)
+        .outerjoin(
+            link,
+            (link.c.repository_id == manifest_references.c.repository_id)
+            & (link.c.digest == manifest_references.c.child),
+        )
+        .where(manifest_references.c.kind == "blob")
+    )
+    if configs_only:
+        query = query.join(
+            manifests,
+            (manifests.c.repository_id == manifest_references.c.repository_id)
+            & (manifests.c.digest == manifest_references.c.digest)
+            & (manifests.c.config_digest == manifest_references.c.child),
+        )
+    ordered = query.order_by(repositories.c.name, manifest_references.c.digest, manifest_references.c.child)
+    return [BlobReference(r.repository_id, r.name, r.digest, r.child, bool(r.linked)) for r in conn.execute(ordered)]

@@ -159,8 +159,10 @@ def remove(conn: Connection, repository_id: int) -> None:
     conn.execute(delete(repositories).where(repositories.c.id == repository_id))
 
 
-def names(conn: Connection, after: str, limit: int) -> list[str]:
-    return list(conn.execute(_NAMES, {"after": after, "limit": limit}).scalars())
+def names(conn: Connection, after: str, limit: int, contains: str = "") -> list[str]:
+    """Names after `after` in order; `contains`: only those with that text in them."""
+    statement = _NAMES.where(repositories.c.name.contains(contains, autoescape=True)) if contains else _NAMES
+    return list(conn.execute(statement, {"after": after, "limit": limit}).scalars())
 
 
 def rows(conn: Connection, after: str, limit: int, only: list[str] | None = None) -> list[RepositoryRow]:

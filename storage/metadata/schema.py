@@ -132,10 +132,9 @@ tag_history = Table(
     Column("digest", DIGEST),
     Column("previous", DIGEST),
     Column("at", Float, nullable=False),
-    # Who moved it (storage/actor.py) and why, when it was not a plain push or delete (a revert).
-    Column("actor_kind", String(16)),
+    Column("actor_kind", String(16)),  # who moved the tag (storage/actor.py); NULL: moved before 0010_console
     Column("actor_name", NAME),
-    Column("reason", Text),
+    Column("reason", Text),  # why, when it was not a plain push or delete (a revert)
     Index("ix_tag_history_tag", "repository_id", "tag"),
 )
 
@@ -153,6 +152,7 @@ uploads = Table(
     Column("lease_token", String(64)),
     Column("lease_expires", Float),
     Index("ix_uploads_updated_at", "updated_at"),
+    Column("lease_holder", String(200)),  # storage.holders: which process holds the lease
 )
 
 # The transactional outbox: written in the same transaction as the change it announces.
@@ -278,7 +278,8 @@ refresh_tokens = Table(
     Index("ix_refresh_tokens_principal", "principal_id"),
 )
 
-# Failed logins per client address, shared by every worker and replica.
+# Failed logins per counted key (an address and account, an account, an address; see
+# storage/login_failures.py), shared by every worker and replica.
 auth_failures = Table(
     "auth_failures",
     metadata,
@@ -565,6 +566,47 @@ registry_settings = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# -- sign-in hardening ---------------------------------------------------------------------
+# Pairs of client address and account that logged in successfully lately (keys are hashes, as
+# in auth_failures): while an address sprays failed logins at many accounts, only the accounts
+# known from it may still try (storage/login_failures.py).
+auth_known_logins = Table(
+    "auth_known_logins",
+    metadata,
+    Column("pair", String(64), primary_key=True),
+    Column("at", Float, nullable=False),
+)
+
+# -- web console -----------------------------------------------------------------------------
+# Console logins: the cookie holds a random token, the table only its SHA-256 (as refresh tokens).
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("principal_id", Integer, ForeignKey("principals.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_console_sessions_principal", "principal_id"),
+)
+
+# The console lists a repository's images newest first and its tag moves newest first, a page at
+# a time (keyset pagination): these indexes answer a page without sorting the whole repository.
+Index("ix_manifests_pushed", manifests.c.repository_id, manifests.c.pushed_at, manifests.c.digest)
+Index("ix_tag_history_repository", tag_history.c.repository_id, tag_history.c.id)
+
+# -- engines that run rollouts themselves (deployer/external.py) -----------------------------
+# Each deployment handed to an external engine (Docker Swarm, Amazon ECS), with the engine's
+# name for it (its ref): the rollouts it reports back are matched to Cais deployments by ref.
+ecs_engine_rollouts = Table(
+    "ecs_engine_rollouts",
+    metadata,
+    Column("deployment_id", String(64), ForeignKey("ecs_deployments.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", Integer, ForeignKey("ecs_services.id", ondelete="CASCADE"), nullable=False),
+    Column("ref", String(128), nullable=False),
+    Column("handed_at", Float, nullable=False),
+    Index("ix_ecs_engine_rollouts_service", "service_id"),
 )
 
 

@@ -5,8 +5,6 @@ given (a revert)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
@@ -46,25 +44,13 @@ def current(conn: Connection, repository_id: int, tag: str, lock: bool = True) -
 
 
 def _history(
-    conn: Connection,
-    repository_id: int,
-    tag: str,
-    digest: str | None,
-    previous: str | None,
-    reason: str | None = None,
+    conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None, reason: str | None = None
 ) -> None:
+    """A row of the tag's history, naming who moved it (storage/actor.py, as events do) and why
+    when it was not a plain push or delete (a revert)."""
+    row = {"repository_id": repository_id, "tag": tag, "digest": digest, "previous": previous, "at": time.time()}
     who = actor.current()
-    row = {
-        "repository_id": repository_id,
-        "tag": tag,
-        "digest": digest,
-        "previous": previous,
-        "at": time.time(),
-        "actor_kind": who.kind,
-        "actor_name": who.name,
-        "reason": reason,
-    }
-    conn.execute(_INSERT_HISTORY, row)
+    conn.execute(_INSERT_HISTORY, {**row, "actor_kind": who.kind, "actor_name": who.name, "reason": reason})
 
 
 def put(
@@ -104,31 +90,3 @@ def pointing_to(conn: Connection, repository_id: int, digest: str) -> list[str]:
 
 def page(conn: Connection, repository_id: int, after: str, limit: int) -> list[str]:
     return list(conn.execute(_PAGE, {"repository_id": repository_id, "after": after, "limit": limit}).scalars())
-
-
-@dataclass(frozen=True, slots=True)
-class Move:
-    """One line of a tag's history: `digest` None is a delete, `previous` None a new tag."""
-
-    at: float
-    digest: str | None
-    previous: str | None
-    actor_kind: str | None  # None for moves recorded before Cais kept who made them
-    actor_name: str | None
-    reason: str | None
-
-    def document(self) -> dict[str, Any]:
-        """As the command line (--json) and the API show it."""
-        who = {"kind": self.actor_kind, "name": self.actor_name} if self.actor_kind else None
-        return {"at": self.at, "actor": who, "from": self.previous, "to": self.digest, "reason": self.reason}
-
-
-def history(conn: Connection, repository_id: int, tag: str, limit: int) -> list[Move]:
-    """The tag's moves, newest first."""
-    query = (
-        select(tag_history)
-        .where(tag_history.c.repository_id == repository_id, tag_history.c.tag == tag)
-        .order_by(tag_history.c.id.desc())
-        .limit(limit)
-    )
-    return [Move(r.at, r.digest, r.previous, r.actor_kind, r.actor_name, r.reason) for r in conn.execute(query)]

@@ -1,5 +1,6 @@
 """Upload session rows: the committed offset, the hash state at that offset, the driver's
-handle, and a lease so that one request at a time writes to a session."""
+handle, and a lease (its token, its expiry and the process holding it, see storage.holders) so
+that one request at a time writes to a session."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class UploadRow:
     updated_at: float
     lease_token: str | None
     lease_expires: float | None
+    lease_holder: str | None = None
 
 
 def _row(record: Any) -> UploadRow:
@@ -37,6 +39,7 @@ def _row(record: Any) -> UploadRow:
         updated_at=record.updated_at,
         lease_token=record.lease_token,
         lease_expires=record.lease_expires,
+        lease_holder=record.lease_holder,
     )
 
 
@@ -45,11 +48,12 @@ _CREATE = insert(uploads)
 _GET = select(uploads).where(uploads.c.id == bindparam("upload_id"))
 _GET_LOCKED = _GET.with_for_update()
 _NO_LEASE = or_(uploads.c.lease_token.is_(None), uploads.c.lease_expires < bindparam("now"))
-_LEASE_FREE = or_(_NO_LEASE, uploads.c.lease_token == bindparam("token"))
+# Free, or held by the token we were told to replace (a holder known to be gone).
+_LEASE_FREE = or_(_NO_LEASE, uploads.c.lease_token == bindparam("replacing"))
 _TAKE_LEASE = (
     update(uploads)
     .where(uploads.c.id == bindparam("upload_id"), _LEASE_FREE)
-    .values(lease_token=bindparam("token"), lease_expires=bindparam("expires"))
+    .values(lease_token=bindparam("token"), lease_expires=bindparam("expires"), lease_holder=bindparam("holder"))
 )
 _CHECKPOINT = (
     update(uploads)
@@ -73,7 +77,7 @@ def create(
     now = time.time()
     row = {"id": upload_id, "repository": repository, "offset": 0, "algorithm": algorithm, "hash_state": None}
     conn.execute(_CREATE, {**row, "driver_state": json.dumps(driver_state), "created_at": now, "updated_at": now})
-    return UploadRow(upload_id, repository, 0, algorithm, None, driver_state, now, None, None)
+    return UploadRow(upload_id, repository, 0, algorithm, None, driver_state, now, None, None, None)
 
 
 def get(conn: Connection, upload_id: str, lock: bool = False) -> UploadRow | None:
@@ -86,10 +90,13 @@ def is_fresh(row: UploadRow) -> bool:
     return row.offset == 0 and (row.lease_token is None or (row.lease_expires or 0) < time.time())
 
 
-def take_lease(conn: Connection, upload_id: str, token: str, seconds: float) -> bool:
+def take_lease(
+    conn: Connection, upload_id: str, token: str, holder: str, seconds: float, replacing: str | None = None
+) -> bool:
+    """Take the lease if nobody holds it (or it expired, or its token is `replacing`); False otherwise."""
     now = time.time()
-    params = {"upload_id": upload_id, "now": now, "token": token, "expires": now + seconds}
-    return conn.execute(_TAKE_LEASE, params).rowcount == 1
+    params = {"upload_id": upload_id, "now": now, "token": token, "holder": holder, "expires": now + seconds}
+    return conn.execute(_TAKE_LEASE, {**params, "replacing": replacing}).rowcount == 1
 
 
 def checkpoint(

@@ -42,12 +42,12 @@ def _unsigned(header: dict[str, object], claims: dict[str, object]) -> str:
     return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
 
 
-def _forgeries(data_dir: Path, repo: str) -> dict[str, str]:
+def _forgeries(data_dir: Path, repo: str, subject: str) -> dict[str, str]:
     kid, key = _signing_key(data_dir)
     now = int(time.time())
     good = {
         "iss": "cais",
-        "sub": "mallory",
+        "sub": subject,
         "aud": "cais",
         "exp": now + 300,
         "nbf": now,
@@ -86,8 +86,8 @@ def _forgeries(data_dir: Path, repo: str) -> dict[str, str]:
 
 def test_forged_and_foreign_tokens_are_refused(auth_registry: AuthRegistry) -> None:
     repo = uid("forge/")
-    auth_registry.user((repo, "admin"))
-    forgeries = _forgeries(auth_registry.data_dir, repo)
+    subject, _ = auth_registry.user((repo, "admin"))
+    forgeries = _forgeries(auth_registry.data_dir, repo, subject)
     genuine = auth_registry.bearer(forgeries.pop("genuine-pull-only"))
     # The genuine token is used (and cached) first: a tampered copy must not ride on the cache.
     assert genuine.request("GET", f"/v2/{repo}/tags/list").status_code == 404
@@ -194,6 +194,30 @@ def test_bearer_token_without_a_scope_its_subject_has_gets_a_new_challenge(auth_
     assert f'scope="repository:{repo}:pull,push",error="insufficient_scope"' in response.headers["www-authenticate"]
 
 
+def test_revocation_deletion_and_removed_permissions_apply_to_bearer_tokens_at_once(
+    auth_registry: AuthRegistry,
+) -> None:
+    """A bearer token outlives none of them: the next request with it is refused."""
+    repo = uid("revoked/")
+    scope = f"repository:{repo}:pull,push"
+    user, robot = auth_registry.user((repo, "pull,push")), auth_registry.robot([repo], "pull,push")
+    blob = f"/v2/{repo}/blobs/{auth_registry.basic(user).push_blob(repo, b'kept')}"
+    tokens = {"user": auth_registry.as_token(user, scope), "robot": auth_registry.as_token(robot, scope)}
+    for registry in tokens.values():
+        assert registry.request("HEAD", blob).status_code == 200
+        assert registry.request("POST", f"/v2/{repo}/blobs/uploads/").status_code == 202
+    auth_registry.cli("perm", "revoke", "--user", user[0], "--repo", repo, "--actions", "push")
+    assert tokens["user"].request("HEAD", blob).status_code == 200
+    denied = tokens["user"].request("POST", f"/v2/{repo}/blobs/uploads/")
+    assert denied.status_code == 403 and error_code(denied) == "DENIED"
+    auth_registry.cli("user", "delete", user[0])
+    auth_registry.cli("token", "revoke", robot[0])
+    for who, registry in tokens.items():
+        refused = registry.request("HEAD", blob)
+        assert refused.status_code == 401, who
+        assert 'error="invalid_token"' in refused.headers["www-authenticate"], who
+
+
 # -- catalog --------------------------------------------------------------------------------
 def test_catalog_lists_only_pullable_repositories(start_server: Callable[..., ServerProcess]) -> None:
     registry = AuthRegistry(start_server(env=AUTH_ENV))
@@ -258,7 +282,9 @@ def test_path_tricks_are_invalid_names_for_everyone(auth_registry: AuthRegistry,
 
 
 # -- brute force, logs, keys ------------------------------------------------------------------
-def test_failed_logins_are_limited_per_client_across_processes(start_server: Callable[..., ServerProcess]) -> None:
+def test_failed_logins_are_limited_per_address_and_account_across_processes(
+    start_server: Callable[..., ServerProcess],
+) -> None:
     env = {**AUTH_ENV, "CAIS_AUTH__FAILURE_LIMIT": "3", "CAIS_AUTH__FAILURE_WINDOW": "1h"}
     first = start_server(env=env, args=["--workers", "2"])
     second = start_server(data_dir=first.data_dir, env=env)  # a second replica on the same database
@@ -274,6 +300,9 @@ def test_failed_logins_are_limited_per_client_across_processes(start_server: Cal
         assert 3000 < int(response.headers["retry-after"]) <= 3600
     response = httpx.get(f"{second.url}/v2/", auth=user, headers={"X-Forwarded-For": "192.0.2.8"})
     assert response.status_code == 200
+    # Another account behind the same address (a CI runner sharing the NAT) is not locked out.
+    robot = registry.robot(["ci/*"], "pull")
+    assert httpx.get(f"{first.url}/v2/", auth=robot, headers=attacker).status_code == 200
 
 
 def test_secrets_never_reach_the_logs(start_server: Callable[..., ServerProcess]) -> None:
@@ -332,4 +361,7 @@ def test_failures_are_counted_in_the_database(start_server: Callable[..., Server
     server = start_server(env=AUTH_ENV)
     httpx.get(f"{server.url}/token", auth=("nobody", "nothing"), headers={"X-Forwarded-For": "198.51.100.9"})
     with sqlite3.connect(server.data_dir / "metadata.db") as db:
-        assert db.execute("SELECT client, failures FROM auth_failures").fetchall() == [("198.51.100.9", 1)]
+        counted = db.execute("SELECT client, failures FROM auth_failures").fetchall()
+    assert sorted(kind for kind, _ in (row[0].split(":") for row in counted)) == ["a", "c", "p"]
+    assert all(failures == 1 for _, failures in counted)
+    assert not any("198.51.100.9" in key or "nobody" in key for key, _ in counted), "hashed, not in clear"

@@ -52,3 +52,22 @@ def test_gc_dry_run_shows_what_and_how_much(start_server: Callable[..., ServerPr
     done = cais(server, "gc", "--grace", "0").stdout
     assert "removed 2 links, 2 blobs (4.1 KiB freed), 1 manifest bodies" in done
     assert cais(server, "fsck").stdout.strip().endswith("metadata and storage agree")
+
+
+def test_fsck_repair_never_reports_a_broken_image_as_clean(start_server: Callable[..., ServerProcess]) -> None:
+    server = start_server()
+    reg = Registry(server.url)
+    image = make_image(layers=1, size=4096)
+    assert reg.push_image("cli/fsck", image, "v1").status_code == 201
+    layer = json.loads(image.manifest)["layers"][0]["digest"].split(":")[1]
+    (server.data_dir / "blobs" / "blobs" / "sha256" / layer[:2] / layer).write_bytes(b"truncated")
+    found = cais(server, "fsck", check=False)
+    assert found.returncode == 1 and f"image    cli/fsck@{image.digest} (tags: v1) cannot be pulled" in found.stdout
+    repaired = cais(server, "fsck", "--repair", check=False)
+    assert repaired.returncode == 1, repaired.stdout
+    assert "1 image(s) still lack blobs that are gone" in repaired.stdout
+    assert list((server.data_dir / "blobs" / "quarantine").rglob("*"))  # the bytes are kept aside
+    again = cais(server, "fsck", check=False)
+    assert again.returncode == 1 and f"cli/fsck@{image.digest}" in again.stdout
+    reg.push_blob("cli/fsck", image.layers[0])
+    assert cais(server, "fsck").stdout.strip().endswith("metadata and storage agree")

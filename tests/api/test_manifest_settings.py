@@ -37,3 +37,25 @@ def test_manifest_size_limit_is_configurable(start_server: Callable[..., ServerP
     response = reg.push_image("limit/app", image, "big")
     assert response.status_code == 413
     assert error_code(response) == "SIZE_INVALID"
+
+
+def test_sparse_image_manifests_accepted_when_configured(start_server: Callable[..., ServerProcess]) -> None:
+    """The sparse data set of the OCI conformance suite: an image whose first layer was never
+    pushed, and an index with a platform that was not copied."""
+    server = start_server(
+        env={"CAIS_MANIFESTS__REQUIRE_LAYERS": "false", "CAIS_MANIFESTS__REQUIRE_INDEX_CHILDREN": "false"}
+    )
+    reg = Registry(server.url)
+    image = make_image(layers=2)
+    reg.push_blob("sparse/image", image.config)
+    reg.push_blob("sparse/image", image.layers[1])
+    assert reg.put_manifest("sparse/image", "v1", image.manifest).status_code == 201
+    assert reg.get_manifest("sparse/image", "v1").content == image.manifest
+    assert reg.request("GET", f"/v2/sparse/image/blobs/{digest_of(image.layers[0])}").status_code == 404
+    index = json.loads(_index_of_missing_children())
+    index["manifests"][0] = {**index["manifests"][0], "digest": image.digest, "size": len(image.manifest)}
+    assert reg.put_manifest("sparse/image", "multi", json.dumps(index).encode(), OCI_INDEX).status_code == 201
+    unconfigured = make_image(layers=1)  # the config is still required: without it, no platform
+    reg.push_blob("sparse/image", unconfigured.layers[0])
+    refused = reg.put_manifest("sparse/image", "v2", unconfigured.manifest)
+    assert refused.status_code == 400 and error_code(refused) == "MANIFEST_BLOB_UNKNOWN"

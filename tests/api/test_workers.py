@@ -16,14 +16,15 @@ import httpx
 from tests.support.server import ServerProcess, wait_for
 
 # Libraries that serving without authentication, on disk and SQLite, never needs: the command
-# line's migrations, the PostgreSQL dialect, S3, the token and password libraries, and pydantic
-# (the configuration needs none).
+# line's migrations, the PostgreSQL dialect, S3, the token and password libraries, pydantic
+# (the configuration needs none), and the web console's templates (only with [ui] enabled).
 NOT_FOR_SERVING = (
     "alembic",
     "argon2",
     "boto3",
     "botocore",
     "cryptography",
+    "jinja2",
     "jwt",
     "pydantic",
     "sqlalchemy.dialects.postgresql",

@@ -32,3 +32,21 @@ def test_smoke_run_prints_the_whole_table(tmp_path: Path) -> None:
     assert "loopback TCP" in result.stdout
     assert "Peak RSS over the whole run: Distribution " in result.stdout
     assert not (tmp_path / "work").exists(), "the work directory is removed unless --keep"
+
+
+def test_console_smoke_run_times_every_page(tmp_path: Path) -> None:
+    """`python -m bench.console --smoke`: every console page answered and timed."""
+    from bench.console import Seeded, pages
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.console", "--smoke", "--work-dir", str(tmp_path / "work")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "ms |" not in line]
+    assert len(rows) == len(pages(Seeded(1, ["big/app"], ["sha256:0"]))), result.stdout
+    assert all(float(row.split("|")[2]) > 0 for row in rows), result.stdout
+    assert not (tmp_path / "work").exists()

@@ -14,7 +14,7 @@ from hooks.scan.scanner import KeepAlive, Outcome, Progress, Scanner
 from hooks.scan.worker import ScanWorker
 from storage import actor
 from storage.errors import DeployRuleInvalid, DeployRunNotWaiting
-from storage.metadata import deploy_runs, ecs_services, repositories, scans, tags
+from storage.metadata import browse, deploy_runs, ecs_services, repositories, scans, tags
 from storage.metadata.deploy_runs import COMPLETED, DEPLOYING, REJECTED, ROLLED_BACK, SUPERSEDED
 from tests.support.deploy_world import HOST, World, make_world
 
@@ -98,7 +98,7 @@ def test_a_rollback_reverts_the_tag_to_the_digest_that_runs(world: World) -> Non
     assert (run.digest, run.state, run.doc["revertedTo"]) == (bad, ROLLED_BACK, good)
     with world.db.read() as conn:
         assert tags.resolve(conn, REPO, "main") == good
-        (move, *_) = tags.history(conn, repositories.require(conn, REPO), "main", 10)
+        (move, *_) = browse.tag_moves(conn, repositories.require(conn, REPO), None, 10, ["main"])
     assert (move.previous, move.digest, move.actor_kind, move.actor_name) == (bad, good, "deploy", "api-main")
     assert move.reason is not None and "failed (ECS deployment circuit breaker" in move.reason
     kinds = [

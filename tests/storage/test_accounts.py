@@ -105,15 +105,38 @@ def test_unknown_subjects_are_refused(accounts: AccountStore, permissions: Permi
     assert permissions.grant("anonymous", "", "public/*", PULL) == PULL
 
 
-def test_login_failures_are_counted_per_client(db: Database) -> None:
-    failures = LoginFailures(db, limit=2, window=60)
-    failures.record("192.0.2.1")
-    assert failures.blocked_for("192.0.2.1") is None
-    failures.record("192.0.2.1")
-    wait = failures.blocked_for("192.0.2.1")
+def _failures(db: Database, limit: int = 2, account_limit: int = 100, spray_limit: int = 100) -> LoginFailures:
+    return LoginFailures(db, limit=limit, window=60, account_limit=account_limit, spray_limit=spray_limit)
+
+
+def test_login_failures_are_counted_per_address_and_account(db: Database) -> None:
+    failures = _failures(db)
+    failures.failed("192.0.2.1", "alice")
+    assert failures.blocked_for("192.0.2.1", "alice") is None
+    failures.failed("192.0.2.1", "alice")
+    wait = failures.blocked_for("192.0.2.1", "alice")
     assert wait is not None and 0 < wait <= 60
-    assert LoginFailures(db, limit=2, window=60).blocked_for("192.0.2.2") is None
-    assert LoginFailures(db, limit=3, window=60).blocked_for("192.0.2.1") is None
+    assert failures.blocked_for("192.0.2.1", "robot") is None, "another account behind the same address"
+    assert failures.blocked_for("192.0.2.2", "alice") is None, "the same account from elsewhere"
+    assert _failures(db, limit=3).blocked_for("192.0.2.1", "alice") is None
+
+
+def test_one_account_guessed_from_many_addresses_is_stopped(db: Database) -> None:
+    failures = _failures(db, limit=10, account_limit=3)
+    for n in range(3):
+        failures.failed(f"198.51.100.{n}", "alice")
+    assert failures.blocked_for("203.0.113.1", "alice") is not None
+    assert failures.blocked_for("203.0.113.1", "bob") is None
+
+
+def test_a_spray_is_stopped_except_for_accounts_known_from_that_address(db: Database) -> None:
+    failures = _failures(db, limit=10, spray_limit=4)
+    failures.succeeded("192.0.2.9", "ci-robot")  # the valid robot behind the same NAT
+    for n in range(4):
+        failures.failed("192.0.2.9", f"victim-{n}")
+    assert failures.blocked_for("192.0.2.9", "victim-99") is not None
+    assert failures.blocked_for("192.0.2.9", "ci-robot") is None
+    assert failures.blocked_for("192.0.2.10", "victim-99") is None
 
 
 # -- the directory ------------------------------------------------------------------------------
@@ -141,7 +164,7 @@ def hasher(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
 
 @pytest.fixture
 def directory(db: Database, accounts: AccountStore, permissions: PermissionStore, tmp_path: Path) -> Directory:
-    return Directory(accounts, permissions, LoginFailures(db, limit=100, window=60), SecretBox(str(tmp_path)))
+    return Directory(accounts, permissions, _failures(db, limit=100), SecretBox(str(tmp_path)))
 
 
 def test_every_login_runs_exactly_one_hash(
@@ -178,7 +201,7 @@ def test_cached_logins_end_with_the_next_change(directory: Directory, accounts: 
 def test_refused_logins_are_throttled(
     db: Database, accounts: AccountStore, permissions: PermissionStore, tmp_path: Path
 ) -> None:
-    directory = Directory(accounts, permissions, LoginFailures(db, limit=2, window=60), SecretBox(str(tmp_path)))
+    directory = Directory(accounts, permissions, _failures(db), SecretBox(str(tmp_path)))
     accounts.create(NewAccount("user", "alice", passwords.hash_secret("right password")))
     for _ in range(2):
         with pytest.raises(LoginRefused):
@@ -187,6 +210,8 @@ def test_refused_logins_are_throttled(
         directory.login("alice", "right password", "192.0.2.1")
     assert 1 <= throttled.value.retry_after <= 60
     assert directory.login("alice", "right password", "192.0.2.2").name == "alice"
+    accounts.create(NewAccount("robot", "ci", passwords.hash_secret("robot secret")))
+    assert directory.login("ci", "robot secret", "192.0.2.1").name == "ci", "alice's failures are alice's"
 
 
 def test_rules_follow_groups_and_changes(

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -19,11 +20,12 @@ from storage.errors import BlobUnknown
 from storage.fsck import Fsck
 from storage.gc import Collector
 from storage.manifest_store import ManifestStore
-from storage.metadata import uploads as upload_rows
 from storage.metadata.engine import Database
 from storage.metadata.schema import blobs, manifest_bodies, repository_blobs
 from storage.threads import Threads
 from storage.uploads import Uploads
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 async def once(data: bytes) -> AsyncIterator[bytes]:
@@ -51,7 +53,7 @@ class World:
             descriptors.append({"mediaType": "application/octet-stream", "digest": str(digest), "size": len(data)})
         manifest = {"schemaVersion": 2, "config": descriptors[0], "layers": descriptors[1:]}
         body = json.dumps(manifest).encode()
-        self.manifests.put(repository, tag, body, "application/vnd.oci.image.manifest.v1+json", [])
+        self.manifests.put(repository, tag, body, OCI_MANIFEST, [])
         return str(Digest.of(body))
 
     def stored(self, digest: Digest) -> bool:
@@ -166,6 +168,50 @@ def test_concurrent_uploads_and_collections_keep_every_linked_blob(world: World)
         thread.join()
 
 
+def test_a_blob_checked_before_its_manifest_is_kept_for_the_push(world: World) -> None:
+    """A client HEADs blobs an earlier push left unused, then PUTs a manifest using them, while
+    the collector runs in a loop: the HEAD (BlobStore.hold) renews the links, so the manifest
+    finds its blobs even once the links as they were would have been collected."""
+    blobs = [world.push_blob("repo", os.urandom(100)) for _ in range(3)]
+    with world.db.write() as conn:  # unused for 45 s: past half the grace period, not all of it
+        conn.execute(repository_blobs.update().values(created_at=time.time() - 45))
+    collector = Collector(world.db, world.driver, grace_seconds=60)
+    store = BlobStore(world.db, world.driver, grace_seconds=60)
+    rounds, stop = [0], threading.Event()
+
+    def collect() -> None:
+        while not stop.is_set():
+            collector.collect()
+            rounds[0] += 1
+
+    thread = threading.Thread(target=collect)
+    thread.start()
+    try:
+        for digest in blobs:
+            assert store.hold("repo", digest).size == 100
+        collector.grace = 40  # as if 20 s went by before the manifest: the old links are due now
+        seen = rounds[0]
+        deadline = time.monotonic() + 30
+        while rounds[0] < seen + 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        descriptors = [{"mediaType": "application/octet-stream", "digest": str(d), "size": 100} for d in blobs]
+        manifest = {"schemaVersion": 2, "config": descriptors[0], "layers": descriptors[1:]}
+        world.manifests.put("repo", "v1", json.dumps(manifest).encode(), OCI_MANIFEST, [])
+    finally:
+        stop.set()
+        thread.join()
+    assert all(world.stored(digest) for digest in blobs)
+
+
+def test_holding_a_blob_that_was_collected_says_it_is_unknown(world: World) -> None:
+    digest = world.push_blob("repo", b"gone")
+    world.backdate_links()
+    Collector(world.db, world.driver, grace_seconds=60).collect()
+    with pytest.raises(BlobUnknown):
+        BlobStore(world.db, world.driver, grace_seconds=60).hold("repo", digest)
+
+
 def test_fsck_reports_and_repairs(world: World) -> None:
     kept = world.push_image("repo", "v1", b"layer one")
     lost = world.push_blob("repo", b"lost bytes")
@@ -174,7 +220,7 @@ def test_fsck_reports_and_repairs(world: World) -> None:
     world.driver.put(keys.blob_key(orphan), b"orphan")
     world.driver.delete(keys.blob_key(lost))
     world.driver.put(keys.blob_key(drifted), b"drift")
-    writer = world.driver.upload_writer(world.driver.upload_begin("leftover"), 0)  # a session row never made
+    writer = world.driver.upload_writer(world.driver.upload_begin(keys.new_upload_id()), 0)  # a session row never made
     writer.write(b"partial")
     writer.flush()
     writer.close()
@@ -190,5 +236,47 @@ def test_fsck_reports_and_repairs(world: World) -> None:
     assert world.manifests.resolve("repo", "v1").digest == kept
     with pytest.raises(BlobUnknown):
         world.blobs.locate("repo", lost)
-    with world.db.read() as conn:
-        assert upload_rows.get(conn, "leftover") is None
+    assert world.driver.list("uploads/") == []
+
+
+def _layer_of(world: World, image: str) -> Digest:
+    manifest = json.loads(world.manifests.body(image) or b"{}")
+    return Digest.parse(manifest["layers"][0]["digest"])
+
+
+def test_fsck_quarantines_referenced_bytes_and_keeps_reporting_the_image(world: World) -> None:
+    """Bytes of the wrong size that a manifest uses: taken out of service, not deleted, and the
+    image is reported until its blob is pushed again (it was reported clean before)."""
+    image = world.push_image("repo", "v1", b"layer one")
+    layer = _layer_of(world, image)
+    world.driver.put(keys.blob_key(layer), b"corrupt, and another size")
+    fsck = Fsck(world.db, world.driver)
+    report = fsck.check()
+    assert [digest for digest, _, _ in report.drift] == [str(layer)]
+    assert [(i.repository, i.digest, i.tags, i.blobs) for i in report.broken] == [("repo", image, ["v1"], [str(layer)])]
+    fsck.repair(report)
+    quarantined = world.driver.list("quarantine/")
+    assert len(quarantined) == 1 and b"".join(world.driver.read(quarantined[0])) == b"corrupt, and another size"
+    after = fsck.check()
+    assert not after.clean and [i.blobs for i in after.broken] == [[str(layer)]]
+    world.push_blob("repo", b"layer one")
+    assert fsck.check().clean
+
+
+def test_fsck_gives_referenced_bytes_their_metadata_back(world: World) -> None:
+    image = world.push_image("repo", "v1", b"layer one")
+    other = world.push_image("other", "v1", b"layer two")
+    layer, unlinked = _layer_of(world, image), _layer_of(world, other)
+    with world.db.write() as conn:  # as after a crash between publishing bytes and recording them
+        conn.execute(repository_blobs.delete().where(repository_blobs.c.digest == str(layer)))
+        conn.execute(blobs.delete().where(blobs.c.digest == str(layer)))
+        conn.execute(repository_blobs.delete().where(repository_blobs.c.digest == str(unlinked)))
+    fsck = Fsck(world.db, world.driver)
+    report = fsck.check()
+    assert report.orphans == [keys.blob_key(layer)]
+    assert [(r.repository, r.blob) for r in report.unlinked] == [("other", str(unlinked))]
+    assert sorted(i.repository for i in report.broken) == ["other", "repo"]
+    fsck.repair(report)
+    assert fsck.check().clean
+    assert world.blobs.locate("repo", layer).size == len(b"layer one")
+    assert world.blobs.locate("other", unlinked).size == len(b"layer two")

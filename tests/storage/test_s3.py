@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from storage import keys
 from storage.blobstore import BlobStore
-from storage.drivers.base import StorageUnavailable, UploadState
-from storage.drivers.s3 import MIN_PART, S3Driver
+from storage.drivers.base import StorageUnavailable
+from storage.drivers.s3 import MIN_PART, S3Driver, S3Upload
 from storage.errors import BlobUnknown
 from storage.metadata.engine import Database
 from storage.threads import Threads
@@ -43,32 +44,32 @@ def proxy(seaweed: SeaweedFS) -> Iterator[FaultProxy]:
     running.stop()
 
 
-def write(driver: S3Driver, state: UploadState, offset: int, data: bytes) -> UploadState:
+def write(driver: S3Driver, state: S3Upload, offset: int, data: bytes) -> S3Upload:
     writer = driver.upload_writer(state, offset)
     writer.write(data)
-    state = writer.flush()
+    flushed = writer.flush()
     writer.close()
-    return state
+    return flushed
 
 
 def test_small_chunks_become_one_part_sized_segment(s3: S3Driver) -> None:
     data = os.urandom(7 * MiB)
-    state = s3.upload_begin("small")
-    state = write(s3, state, 0, data[:MiB])  # below the part minimum: stored as the tail
-    tail = state["segments"]
-    assert [s["size"] for s in tail] == [MiB]
+    upload_id = keys.new_upload_id()
+    state = write(s3, s3.upload_begin(upload_id), 0, data[:MiB])  # below the part minimum: stored as the tail
+    tail = state.segments
+    assert [s.size for s in tail] == [MiB]
     state = write(s3, state, MiB, data[MiB:])  # another writer takes the tail back
-    assert [s["size"] for s in state["segments"]] == [7 * MiB]
-    assert state["obsolete"] == [tail[0]["key"]]
+    assert [s.size for s in state.segments] == [7 * MiB]
+    assert state.obsolete == (tail[0].name,)
     s3.upload_writer(state, 7 * MiB).close()  # the next writer removes what the saved state replaced
-    assert s3.list("uploads/small/") == [state["segments"][0]["key"], "uploads/small/open"]
+    assert s3.list(keys.upload_prefix(upload_id)) == [state.key(state.segments[0].name), keys.upload_marker(upload_id)]
     assert b"".join(s3.upload_read(state, 7 * MiB)) == data
 
 
 def test_publish_assembles_segments_server_side(s3: S3Driver) -> None:
     data = os.urandom(40 * MiB)
-    state = write(s3, s3.upload_begin("big"), 0, data)
-    sizes = [s["size"] for s in state["segments"]]
+    state = write(s3, s3.upload_begin(keys.new_upload_id()), 0, data)
+    sizes = [s.size for s in state.segments]
     assert len(sizes) == 3 and all(size >= MIN_PART for size in sizes)
     s3.upload_publish(state, len(data), "blobs/sha256/ab/big")
     assert s3.stat("blobs/sha256/ab/big").size == len(data)
@@ -78,8 +79,8 @@ def test_publish_assembles_segments_server_side(s3: S3Driver) -> None:
 def test_encryption_and_storage_class_are_applied(seaweed: SeaweedFS) -> None:
     driver = seaweed.driver(sse="AES256", storage_class="STANDARD_IA")
     data = os.urandom(20 * MiB)
-    state = write(driver, driver.upload_begin("sse"), 0, data)
-    segment = state["segments"][0]["key"]
+    state = write(driver, driver.upload_begin(keys.new_upload_id()), 0, data)
+    segment = state.key(state.segments[0].name)
     assert _head(driver, segment).get("ServerSideEncryption") == "AES256"
     assert _head(driver, segment).get("StorageClass", "STANDARD") == "STANDARD"  # scratch stays STANDARD
     driver.upload_publish(state, len(data), "blobs/sha256/ee/sse")
@@ -105,6 +106,18 @@ def test_presigned_urls_serve_ranges_and_are_signed(seaweed: SeaweedFS, s3: S3Dr
     assert ranged.status_code == 206 and ranged.content == data[100:200]
     assert httpx.get(url.replace("X-Amz-Signature=", "X-Amz-Signature=0")).status_code == 403
     assert seaweed.driver(redirect=False).presigned_url("blobs/sha256/cd/presigned", 60) is None
+
+
+def test_presigned_urls_name_the_public_endpoint(seaweed: SeaweedFS) -> None:
+    """Clients that reach S3 by another name than the registry does get URLs signed for it."""
+    public = "http://s3.public.example:8333"
+    driver = seaweed.driver(public_endpoint_url=public)
+    driver.put("blobs/sha256/cd/public", b"public bytes")
+    url = driver.presigned_url("blobs/sha256/cd/public", 60)
+    assert url is not None and url.startswith(f"{public}/")
+    # What a client reaching that name sends: the signature covers the Host it names.
+    real = url.replace(public, seaweed.endpoint, 1)
+    assert httpx.get(real, headers={"Host": "s3.public.example:8333"}).content == b"public bytes"
 
 
 def test_stale_multipart_uploads_are_swept(s3: S3Driver, db: Database) -> None:

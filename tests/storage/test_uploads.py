@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from storage import keys
+from storage import holders, keys
 from storage.blobstore import BlobStore
 from storage.digest import Digest
 from storage.drivers.base import Driver
@@ -121,7 +123,7 @@ def test_one_writer_at_a_time(db: Database, driver: Driver) -> None:
     uploads = Uploads(db, driver, Threads(), UploadPolicy(lease_seconds=60))
     row = uploads.begin("repo")
     with db.write() as conn:
-        assert upload_rows.take_lease(conn, row.id, "someone-else", 60)
+        assert upload_rows.take_lease(conn, row.id, "someone-else", holders.this_process(), 60)
     with pytest.raises(UploadBusy):
         asyncio.run(uploads.append("repo", row.id, chunks(b"x"), None, None))
 
@@ -130,7 +132,7 @@ def test_an_expired_lease_can_be_taken_over(db: Database, driver: Driver) -> Non
     uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     with db.write() as conn:
-        assert upload_rows.take_lease(conn, row.id, "dead-writer", -1)
+        assert upload_rows.take_lease(conn, row.id, "dead-writer", "elsewhere/x/1/1", -1)
     assert asyncio.run(uploads.append("repo", row.id, chunks(b"x"), None, None)) == 1
 
 
@@ -159,7 +161,9 @@ def test_lost_upload_bytes_are_never_replaced_by_zeros(db: Database, driver: Dri
     data = os.urandom(5000)
     row = uploads.begin("repo")
     asyncio.run(uploads.append("repo", row.id, chunks(data), None, None))
-    driver.upload_abort(row.driver_state)  # e.g. bytes published, then the database commit failed
+    driver.upload_abort(
+        driver.upload_state(row.id, row.driver_state)
+    )  # e.g. bytes published, then the database commit failed
     with pytest.raises(UploadUnknown):
         asyncio.run(uploads.complete("repo", row.id, digest(data), chunks(), None, None))
     with pytest.raises(BlobUnknown):
@@ -222,7 +226,7 @@ def test_a_whole_blob_respects_the_lease_and_the_digest(db: Database, driver: Dr
     uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
     with db.write() as conn:
-        assert upload_rows.take_lease(conn, row.id, "someone-else", 60)
+        assert upload_rows.take_lease(conn, row.id, "someone-else", holders.this_process(), 60)
     with pytest.raises(UploadBusy):
         asyncio.run(uploads.complete("repo", row.id, digest(b"data"), chunks(b"data"), None, 4))
     other = uploads.begin("repo")
@@ -234,20 +238,73 @@ def test_a_whole_blob_respects_the_lease_and_the_digest(db: Database, driver: Dr
             BlobStore(db, driver).locate("repo", digest(wanted))
 
 
-def test_a_session_written_meanwhile_is_not_completed_as_if_empty(
-    db: Database, driver: Driver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The session looked empty, then another request appended to it before the blob was
-    recorded: the transaction sees it and the body is appended after those bytes instead."""
+def test_a_session_written_meanwhile_is_not_completed_as_if_empty(db: Database, driver: Driver) -> None:
+    """The session looked empty when a whole blob claimed it, then another request appended to
+    it before the blob was recorded: the transaction sees it, and the claim is refused as busy."""
     uploads = Uploads(db, driver, Threads())
     row = uploads.begin("repo")
-    monkeypatch.setattr(uploads, "_fresh_session", lambda repository, upload_id: row)  # read before the append
+    claimed = uploads._claim("repo", row.id, digest(b"xyz"), b"xyz")
+    assert claimed is not None
     asyncio.run(uploads.append("repo", row.id, chunks(b"abc"), None, None))
-    with pytest.raises(DigestMismatch):
-        asyncio.run(uploads.complete("repo", row.id, digest(b"xyz"), chunks(b"xyz"), None, 3))
-    assert uploads.status("repo", row.id).offset == 6
+    with pytest.raises(UploadBusy):
+        uploads._finish(claimed, "repo", digest(b"xyz"))
+    assert uploads.status("repo", row.id).offset == 3
     with pytest.raises(BlobUnknown):
         BlobStore(db, driver).locate("repo", digest(b"xyz"))
+
+
+def _gone_holder() -> str:
+    """The lease holder name of a process of this host that has ended."""
+    child = subprocess.run(
+        [sys.executable, "-c", "from storage import holders; print(holders.this_process())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return child.stdout.strip()
+
+
+def test_a_lease_whose_holder_is_gone_is_free_at_once(db: Database, tmp_path: Path) -> None:
+    """A server killed mid-PATCH and restarted: the lease is not yet expired, but its process is
+    gone, so the next PATCH resumes at once."""
+    driver = FilesystemDriver(str(tmp_path / "blobs"))
+    uploads = Uploads(db, driver, Threads(), UploadPolicy(lease_seconds=600))
+    row = uploads.begin("repo")
+    asyncio.run(uploads.append("repo", row.id, chunks(b"abc"), None, None))
+    with db.write() as conn:
+        assert upload_rows.take_lease(conn, row.id, "killed", _gone_holder(), 600)
+    assert asyncio.run(uploads.append("repo", row.id, chunks(b"def"), 3, 3)) == 6
+
+
+def test_a_live_holder_keeps_its_lease_and_the_caller_hears_when_to_retry(db: Database, driver: Driver) -> None:
+    uploads = Uploads(db, driver, Threads(), UploadPolicy(lease_seconds=30))
+    row = uploads.begin("repo")
+    with db.write() as conn:  # another request of this very process, or a replica elsewhere
+        assert upload_rows.take_lease(conn, row.id, "writing", holders.this_process(), 30)
+    with pytest.raises(UploadBusy) as busy:
+        asyncio.run(uploads.append("repo", row.id, chunks(b"x"), None, None))
+    assert busy.value.retry_after is not None and 25 <= busy.value.retry_after <= 30
+    with db.write() as conn:
+        assert upload_rows.take_lease(conn, row.id, "elsewhere", "replica/other-host:1/1/1", 30, replacing="writing")
+    with pytest.raises(UploadBusy):
+        asyncio.run(uploads.append("repo", row.id, chunks(b"x"), None, None))
+
+
+def test_a_corrupt_hash_state_is_refused_and_the_bytes_rehashed(db: Database, driver: Driver) -> None:
+    """OpenSSL trusts the counters of a restored state (its buffer index decides where bytes are
+    copied): a corrupt row is refused, and the upload goes on from its stored bytes."""
+    data = os.urandom(70_000)
+    uploads = Uploads(db, driver, Threads())
+    row = uploads.begin("repo")
+    asyncio.run(uploads.append("repo", row.id, chunks(data[:40_000]), None, None))
+    saved = uploads.status("repo", row.id).hash_state
+    assert saved is not None
+    corrupt = bytearray(saved)
+    corrupt[len(b"ossl1:") + 104] = 250  # SHA256_CTX.num: bytes in the block buffer, < 64
+    with db.write() as conn:
+        conn.execute(schema.uploads.update().values(hash_state=bytes(corrupt)))
+    asyncio.run(uploads.complete("repo", row.id, digest(data), chunks(data[40_000:]), 40_000, None))
+    assert BlobStore(db, driver).locate("repo", digest(data)).size == len(data)
 
 
 @pytest.mark.parametrize("whole", [True, False])

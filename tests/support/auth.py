@@ -95,7 +95,8 @@ class AuthRegistry:
 def running_auth_registry(directory: Path) -> Iterator[AuthRegistry]:
     """A registry with authentication whose failed logins are not limited (tests that check the
     limit start their own): tests sharing it use their own names."""
-    env = {**AUTH_ENV, "CAIS_AUTH__FAILURE_LIMIT": "100000"}
+    unlimited = ("FAILURE_LIMIT", "ACCOUNT_FAILURE_LIMIT", "SPRAY_FAILURE_LIMIT")
+    env = {**AUTH_ENV, **{f"CAIS_AUTH__{name}": "100000" for name in unlimited}}
     server = ServerProcess(directory / "data", free_port(), env=env).start()
     try:
         yield AuthRegistry(server)

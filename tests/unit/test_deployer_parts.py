@@ -22,9 +22,19 @@ def test_arns_round_trip() -> None:
     assert arns.parse("not-an-arn") is None
 
 
-def test_ports_are_distinct_and_skip_busy_ones() -> None:
-    with socket.socket() as busy:
+def _busy_port_before_two_free_ones() -> socket.socket:
+    """A bound socket whose next two ports are free now (other processes on this host take ports too)."""
+    while True:
+        busy = socket.socket()
         busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        if port + 2 < 65536 and all(ports._free(port + n) for n in (1, 2)):
+            return busy
+        busy.close()
+
+
+def test_ports_are_distinct_and_skip_busy_ones() -> None:
+    with _busy_port_before_two_free_ones() as busy:
         taken_port = busy.getsockname()[1]
         containers = [{"name": "a", "portMappings": [{"containerPort": 80}, {"containerPort": 81}]}]
         assigned = ports.assign(containers, set(), (taken_port, taken_port + 2))

@@ -12,8 +12,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from registry.auth.gate import Access
 from registry.auth.keys import KeyRotationError, SigningKeys
-from registry.auth.outcomes import TokenInvalid
+from registry.auth.outcomes import SYSTEM, TokenInvalid, VerifiedToken
 from registry.auth.scopes import Scope
 from registry.auth.tokens import Tokens
 
@@ -113,3 +114,13 @@ def test_rotation_keeps_old_tokens_until_their_key_is_removed(keys: SigningKeys)
     with pytest.raises(TokenInvalid):
         tokens.verify(old)
     assert [info.kid for info in keys.listing()] == [new_kid]
+
+
+def test_a_system_token_grants_its_claim_and_nothing_more() -> None:
+    """The registry's own pull credential (the deployer's) has no account behind it: the signed
+    claim is all it may do."""
+    claim = {("repository", "apps/web"): frozenset({"pull"})}
+    access = Access("bearer", "cais-deployer", token=VerifiedToken("cais-deployer", claim, 0.0, "kid", SYSTEM))
+    assert access.allows("apps/web", "pull")
+    assert not access.allows("apps/web", "push") and not access.allows("apps/other", "pull")
+    assert access.caller == ("system", "cais-deployer")

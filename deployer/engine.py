@@ -9,8 +9,8 @@ runtime names are derived from the task id, so that starting a task twice never 
 Engines that run rollouts themselves (Docker Swarm, Amazon ECS; Kubernetes would be a third)
 plug in one level up, per cluster (deployer/bindings.py): they take a service's task definition
 and deployment configuration as a whole and report deployments and tasks back in ECS terms,
-instead of being driven task by task (deployer/external.py); the store, the API and the queries
-of what is in use (storage/metadata/ecs_tasks.images_in_use) stay the same.
+instead of being driven task by task (deployer/external.py); the store, the API and what
+retention keeps (deployer/retention.py) stay the same.
 """
 
 from __future__ import annotations

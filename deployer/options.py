@@ -22,3 +22,4 @@ class Options:
     stopped_ttl: float = 3600.0  # STOPPED tasks stay visible this long, as in ECS
     registry_hosts: tuple[str, ...] = ()  # addresses of this registry in image references
     engine_interval: float = 5.0  # seconds between two looks at each cluster bound to an external engine
+    rollback_targets: int = 3  # COMPLETED deployments per service whose images retention keeps

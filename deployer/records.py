@@ -20,9 +20,9 @@ from storage.metadata.ecs_taskdefs import TaskDefinitionRow
 from storage.metadata.ecs_tasks import TaskRow
 from storage.metadata.engine import Database
 
-from . import placement, planner
+from . import placement, planner, progress
 from .options import Options
-from .store import ServiceState, _request_stop, _service_state, launch, roll_back
+from .store import ServiceState, _request_stop, _service_state, launch, roll_back, settled
 
 EVENT_REPEAT = 60.0  # the same event message is not repeated more often than this
 
@@ -134,12 +134,14 @@ def apply_in(conn: Connection, options: Options, state: ServiceState, result: pl
                     event(conn, state.service.id, f"(service {name}) (task {task.id}) {action.reason.lower()}.")
         elif isinstance(action, planner.Settle):
             _settle(conn, state, action)
+            settled(conn, options, action.deployment, action.rollout)
         elif isinstance(action, planner.Rollback):
-            roll_back(conn, state.service, action.failed)
+            roll_back(conn, options, state.service, action.failed)
         elif isinstance(action, planner.Retire):
             services.update_deployment(conn, action.deployment, status="INACTIVE")
         elif isinstance(action, planner.Stuck):
             event(conn, state.service.id, f"(service {name}) {action.message}.")
+    progress.record(conn, state.service.id, result.actions)
     _steady(conn, state.service.id)
 
 

@@ -33,7 +33,9 @@ from .errors import (
     ServiceNotActive,
     ServiceNotFound,
 )
+from .events import COMPLETED, FAILED, ROLLED_BACK, STARTED, announce
 from .options import Options
+from .references import local
 from .taskdefs import check, task_needs
 
 T = TypeVar("T")
@@ -249,7 +251,7 @@ class DeployerStore:
             definition = _definition(conn, definition_ref, active_only=True)
             bindings.runnable(bindings.of_cluster(cluster.doc), definition.doc)
             service_id = services.create(conn, cluster.id, name, desired, definition.id, doc)
-            services.start_deployment(conn, service_id, definition.id, doc["deploymentConfiguration"])
+            begin(conn, self.options, services.by_id(conn, service_id), definition.id)
             clusters.put_tags(conn, self.arns.service(cluster.name, name), labels)
             return _service_state(conn, cluster, services.by_id(conn, service_id))
 
@@ -277,8 +279,7 @@ class DeployerStore:
                 definition_id = definition.id
             services.update_service(conn, service.id, desired_count=count, task_definition_id=definition_id, doc=doc)
             if force or definition_id != service.task_definition_id:
-                services.start_deployment(conn, service.id, definition_id, doc["deploymentConfiguration"])
-                services.update_service(conn, service.id, steady=False)
+                begin(conn, self.options, services.by_id(conn, service.id), definition_id)
             return _service_state(conn, cluster, services.by_id(conn, service.id))
 
     def delete_service(self, cluster_ref: str | None, name: str, force: bool) -> ServiceState:
@@ -336,8 +337,9 @@ class DeployerStore:
             reason = "Service deployment stopped by user" + (" and rolled back" if rollback else "")
             services.update_deployment(conn, found.id, rollout_state="FAILED", rollout_reason=reason, stopped=True)
             services.add_event(conn, state.service.id, f"(service {state.service.name}) {reason.lower()}.")
+            announce(conn, self.options, FAILED, found.id)
             if rollback:
-                roll_back(conn, state.service, found.id)
+                roll_back(conn, self.options, state.service, found.id)
         return arn
 
     # -- tasks -----------------------------------------------------------------------------
@@ -495,7 +497,29 @@ def _request_stop(conn: Connection, task: TaskRow, code: str, reason: str, faile
     tasks.update_task(conn, task.id, desired_status="STOPPED", doc=doc)
 
 
-def roll_back(conn: Connection, service: ServiceRow, failed: str) -> str | None:
+def begin(conn: Connection, options: Options, service: ServiceRow, definition_id: int) -> str:
+    """A new PRIMARY deployment of `definition_id` (a rollout in progress is superseded), and its
+    deployment.started event; returns its id."""
+    superseded = next(
+        (
+            d.id
+            for d in services.deployments(conn, service.id)
+            if d.status == "PRIMARY" and d.rollout_state == "IN_PROGRESS"
+        ),
+        None,
+    )
+    deployment = services.start_deployment(conn, service.id, definition_id, service.doc["deploymentConfiguration"])
+    services.update_service(conn, service.id, task_definition_id=definition_id, steady=False)
+    announce(conn, options, STARTED, deployment, superseded)
+    return deployment
+
+
+def settled(conn: Connection, options: Options, deployment_id: str, rollout: str) -> None:
+    """The deployment.completed or deployment.failed event of a rollout that settled."""
+    announce(conn, options, COMPLETED if rollout == "COMPLETED" else FAILED, deployment_id)
+
+
+def roll_back(conn: Connection, options: Options, service: ServiceRow, failed: str) -> str | None:
     """A new PRIMARY deployment of the last COMPLETED task definition (None: nothing to go back to)."""
     target = services.last_completed(conn, service.id)
     if not target:
@@ -505,6 +529,7 @@ def roll_back(conn: Connection, service: ServiceRow, failed: str) -> str | None:
         conn, service.id, definition_id, service.doc["deploymentConfiguration"], failed
     )
     services.update_service(conn, service.id, task_definition_id=definition_id, steady=False)
+    announce(conn, options, ROLLED_BACK, deployment)
     definition = taskdefs.by_id(conn, definition_id)
     services.add_event(
         conn,
@@ -604,4 +629,64 @@ def _usage(instance: InstanceRow, live: list[TaskRow]) -> placement.Instance:
         instance.memory,
         sum(t.cpu for t in here),
         sum(t.memory for t in here),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Pinned:
+    """What deploy_image did: the revision it registered and the deployment it started."""
+
+    definition: TaskDefinitionRow
+    deployment: str
+    container: str
+    image: str  # host/repository@digest
+
+
+def deploy_image(
+    conn: Connection,
+    options: Options,
+    cluster_ref: str,
+    name: str,
+    repository: str,
+    digest: str,
+    container: str | None = None,
+) -> Pinned:
+    """UpdateService to a new revision of the service's task definition, copied from its current
+    one with one container's image pinned to `repository@digest` of this registry (never a tag),
+    in the caller's transaction: a push to deploy registers the revision, starts the deployment
+    and records that it did, all at once or not at all. The container is `container`, else the
+    one whose image is of `repository`, else the only one."""
+    cluster = _cluster(conn, cluster_ref)
+    service = _service(conn, cluster, name)
+    if service.status != "ACTIVE":
+        raise ServiceNotActive()
+    current = taskdefs.by_id(conn, service.task_definition_id)
+    chosen = _container_for(current, options.registry_hosts, repository, container)
+    found = local(chosen["image"], options.registry_hosts)
+    host = found.host if found is not None else options.registry_hosts[0]
+    image = f"{host}/{repository}@{digest}"
+    containers = [{**c, "image": image} if c is chosen else c for c in current.doc["containerDefinitions"]]
+    row = taskdefs.register(conn, current.family, {**current.doc, "containerDefinitions": containers})
+    labels = clusters.tags(conn, options.arns.task_definition(current.family, current.revision))
+    clusters.put_tags(conn, options.arns.task_definition(row.family, row.revision), labels)
+    return Pinned(row, begin(conn, options, service, row.id), chosen["name"], image)
+
+
+def _container_for(
+    definition: TaskDefinitionRow, hosts: tuple[str, ...], repository: str, name: str | None
+) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = definition.doc["containerDefinitions"]
+    revision = f"{definition.family}:{definition.revision}"
+    if name is not None:
+        named = [c for c in containers if c["name"] == name]
+        if not named:
+            raise ClientError(f"task definition {revision} has no container {name}")
+        return named[0]
+    mine = [c for c in containers if (found := local(c["image"], hosts)) is not None and found.repository == repository]
+    if len(mine) == 1:
+        return mine[0]
+    if len(containers) == 1:
+        return containers[0]
+    raise ClientError(
+        f"task definition {revision} has several containers and none or several run {repository}: name one"
     )

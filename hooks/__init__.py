@@ -9,5 +9,6 @@ storage/event_kinds.py, who caused it in storage/actor.py). This package consume
 - subscribers.py: the interface of in-process consumers (the scanner, deploy triggers);
 - webhooks.py: managing webhooks (the CLI and /api/v1 use it); sender.py, signing.py,
   destinations.py: one signed request to a permitted address; formats/: the bodies;
-- retention.py: pruning what is old.
+- retention.py: pruning what is old;
+- deploy/: push to deploy (deploy rules, their runs, deployment histories).
 """

@@ -25,7 +25,7 @@ from storage.lifecycle.runner import Expired
 from storage.metadata.locks import run_exclusively
 
 from . import handover, logs
-from .api import base, blobs, manifests, ops, uploads, webhooks
+from .api import base, blobs, deploys, manifests, ops, uploads, webhooks
 from .auth import token_endpoint
 from .auth.gate import need_of
 from .aws import protocol as aws
@@ -135,6 +135,7 @@ def build_app(settings: Settings, services: Services | None = None) -> ASGIApp:
         + ops.routes(services)
         + aws.routes(services, [ecr.api(services), ecs.api(services), cloudwatch.api(services)])
         + webhooks.routes(services)
+        + deploys.routes(services)
         + (token_endpoint.routes(services.authority, services.guard) if services.authority else [])
     )
     if settings.ui.enabled:

@@ -228,6 +228,7 @@ class DeployerSettings(_Section):
     stopped_ttl: Seconds = 3600.0  # STOPPED tasks stay visible this long
     registry: str | None = None  # host:port of this registry in image references; default: server.listen
     engine_interval: Seconds = 5.0  # between two looks at each cluster bound to Docker Swarm or Amazon ECS
+    rollback_targets: Annotated[int, Rule(ge=0)] = 3  # last COMPLETED deployments per service kept from retention
 
     def problems(self) -> list[str]:
         low, _, high = self.ports.partition("-")

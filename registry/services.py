@@ -13,6 +13,8 @@ from deployer.host import this_host
 from deployer.options import Options
 from deployer.store import DeployerStore
 from hooks.backoff import Backoff
+from hooks.deploy.rules import DeployRules
+from hooks.deploy.runs import Deploys
 from hooks.dispatch import DeliverySettings, Dispatcher
 from hooks.formats import Origin
 from hooks.scan.layers import Limits
@@ -66,6 +68,8 @@ class Services:
     scans: ScanWorker
     deployer: DeployerStore
     webhooks: Webhooks
+    deploy_rules: DeployRules
+    deploys: Deploys
     # The in-process consumers of events (hooks/subscribers.py): each area adds its own here.
     subscribers: list[Subscriber] = field(default_factory=list)
 
@@ -139,6 +143,7 @@ def deployer_options(settings: Settings) -> Options:
         stopped_ttl=deployer.stopped_ttl,
         registry_hosts=tuple(hosts),
         engine_interval=deployer.engine_interval,
+        rollback_targets=deployer.rollback_targets,
     )
 
 
@@ -181,6 +186,7 @@ def open_services(settings: Settings) -> Services:
         create_on_push=create_on_push,
     )
     scans = _scan_worker(settings, db, driver, manifests, uploads)
+    deploys = Deploys(db, options, scans.wake)
     return Services(
         settings=settings,
         threads=threads,
@@ -192,16 +198,23 @@ def open_services(settings: Settings) -> Services:
         repositories=RepositoryStore(db),
         images=ImageStore(db),
         pulls=PullRecorder(db),
-        lifecycle=Lifecycle(db, partial(retention.in_use, db, options.registry_hosts)),
-        collector=Collector(db, driver, settings.gc.grace),
+        lifecycle=Lifecycle(db, partial(retention.in_use, db, options.rollback_targets)),
+        collector=Collector(
+            db,
+            driver,
+            settings.gc.grace,
+            partial(retention.needed, db, options.rollback_targets),
+        ),
         accounts=AccountStore(db),
         permissions=PermissionStore(db),
         guard=Guard(authority, threads),
         authority=authority,
         scans=scans,
-        subscribers=[scan_on_push(db, scans.wake)],
         webhooks=Webhooks(db, threads, Keyring(settings.auth_key_dir), delivery_settings(settings), origin(settings)),
         deployer=DeployerStore(db, options, lambda: this_host(options.cpu, options.memory)),
+        deploy_rules=DeployRules(db),
+        deploys=deploys,
+        subscribers=[scan_on_push(db, scans.wake), deploys.subscriber()],
     )
 
 

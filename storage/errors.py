@@ -129,3 +129,24 @@ class SubscriptionInvalid(StoreError):
 
 class EventUnknown(StoreError):
     pass
+
+
+# -- push to deploy (hooks/deploy/) ---------------------------------------------------------------
+class DeployRuleUnknown(StoreError):
+    pass
+
+
+class DeployRuleExists(StoreError):
+    pass
+
+
+class DeployRuleInvalid(StoreError):
+    pass
+
+
+class DeployRunUnknown(StoreError):
+    pass
+
+
+class DeployRunNotWaiting(StoreError):
+    """An approval or rejection of a run that is not waiting for one."""

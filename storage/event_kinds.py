@@ -97,6 +97,7 @@ class TagMoved:
     tag: str
     digest: str  # where it points now
     previous: str  # where it pointed before
+    reason: str | None = None  # why, when it was not a push (`cais tag revert`, a rollback)
 
 
 @dataclass(frozen=True)

@@ -21,28 +21,40 @@ references it, deletes drop references. The collector works in three steps:
    deleted.
 
 Untagged manifests are not collected here: they are images, and lifecycle policies decide
-when they go. A crash between deleting the bytes and committing leaves a row without bytes
-that nothing links: the next collection deletes the row (and an upload of the same digest
-puts the bytes back, since it checks the bytes exist before reusing a row).
+when they go. Images the deployer needs (`protected`: a live task runs them, a deployment may
+start them again, a rollback would return to them; deployer/retention.py) keep their manifest
+body, blobs and links even when their manifest was deleted from the repository, so that the
+image can be pushed back without uploading a byte; the plan says why they are kept.
+
+A crash between deleting the bytes and committing leaves a row without bytes that nothing
+links: the next collection deletes the row (and an upload of the same digest puts the bytes
+back, since it checks the bytes exist before reusing a row).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Exists, delete, exists, select
 
-from . import keys
+from . import keys, manifest_format
 from .digest import Digest
 from .drivers.base import Driver
+from .errors import ManifestInvalid
 from .metadata import blobs as blob_rows
 from .metadata.engine import Database
 from .metadata.schema import blobs, manifest_bodies, manifest_references, manifests, repositories, repository_blobs
 
 Progress = Callable[[int], object]
+# (repository, manifest digest) of images that must keep their bytes, each with why.
+Protected = Callable[[], Mapping[tuple[str, str], str]]
+
+
+def nothing_protected() -> Mapping[tuple[str, str], str]:
+    return {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +72,7 @@ class Plan:
     links: list[StaleLink]
     blobs: dict[str, int]  # digest -> size
     bodies: list[str]
+    kept: dict[str, str] = field(default_factory=dict)  # digest -> why (blobs and bodies of protected images)
 
     @property
     def bytes(self) -> int:
@@ -99,17 +112,29 @@ def _linked(digest: Any) -> Exists:
 
 
 class Collector:
-    def __init__(self, db: Database, driver: Driver, grace_seconds: float) -> None:
+    def __init__(
+        self, db: Database, driver: Driver, grace_seconds: float, protected: Protected = nothing_protected
+    ) -> None:
         self.db = db
         self.driver = driver
         self.grace = grace_seconds
+        self.protected = protected
 
     def plan(self) -> Plan:
         cutoff = time.time() - self.grace
+        needed = self.protected()
         with self.db.read() as conn:
-            return Plan(
-                cutoff, self._stale_links(conn, cutoff), self._dead_blobs(conn, cutoff), self._dead_bodies(conn)
-            )
+            kept, pairs = _held(conn, needed)
+            links = [link for link in self._stale_links(conn, cutoff) if (link.repository, link.digest) not in pairs]
+            dead = self._dead_blobs(conn, cutoff)
+            bodies = self._dead_bodies(conn)
+        return Plan(
+            cutoff,
+            links,
+            {digest: size for digest, size in dead.items() if digest not in kept},
+            [digest for digest in bodies if digest not in kept],
+            {digest: why for digest, why in kept.items() if digest in dead or digest in bodies},
+        )
 
     @staticmethod
     def _stale_links(conn: Connection, cutoff: float) -> list[StaleLink]:
@@ -185,3 +210,30 @@ class Collector:
         with self.db.write() as conn:
             held = exists().where(manifests.c.digest == digest)
             return int(conn.execute(delete(manifest_bodies).where(manifest_bodies.c.digest == digest, ~held)).rowcount)
+
+
+def _held(conn: Connection, needed: Mapping[tuple[str, str], str]) -> tuple[dict[str, str], set[tuple[str, str]]]:
+    """What protected images hold: the digests of their manifest bodies, child manifests and
+    blobs (each with why), and the (repository, blob) links. Their bodies say, even when the
+    manifests are gone from the repository (the references went with them)."""
+    kept: dict[str, str] = {}
+    pairs: set[tuple[str, str]] = set()
+    pending = list(needed.items())
+    while pending:
+        (repository, digest), why = pending.pop()
+        if digest in kept and (repository, digest) in pairs:
+            continue
+        kept.setdefault(digest, why)
+        pairs.add((repository, digest))
+        row = conn.execute(select(manifest_bodies).where(manifest_bodies.c.digest == digest)).first()
+        if row is None:
+            continue
+        try:
+            parsed = manifest_format.parse(row.body, row.media_type)
+        except ManifestInvalid:
+            continue  # stored bodies were valid when pushed; a newer parser's refusal keeps nothing more
+        for blob in parsed.blobs:
+            kept.setdefault(blob.digest, why)
+            pairs.add((repository, blob.digest))
+        pending += [((repository, child.digest), why) for child in parsed.children]
+    return kept, pairs

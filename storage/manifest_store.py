@@ -24,9 +24,10 @@ from .errors import (
 from .images import ImageRef
 from .manifest_format import ParsedManifest
 from .metadata import blobs as blob_rows
-from .metadata import events, repositories
+from .metadata import browse, events, repositories
 from .metadata import manifests as manifest_rows
 from .metadata import tags as tag_rows
+from .metadata.browse import TagMove
 from .metadata.engine import Database
 from .metadata.manifests import ManifestRow
 
@@ -183,6 +184,16 @@ class ManifestStore:
         if wrong:
             raise ManifestInvalid(f"descriptor size does not match blob {wrong[0]}", {"digests": wrong[:50]})
 
+    def move_tag(self, repository: str, tag: str, digest: str, reason: str) -> str:
+        """Point an existing tag at another image of the repository (see move_tag)."""
+        with self.db.write() as conn:
+            return move_tag(conn, repository, tag, digest, reason)
+
+    def tag_history(self, repository: str, tag: str, limit: int = 100) -> list[TagMove]:
+        """The tag's moves, newest first."""
+        with self.db.read() as conn:
+            return browse.tag_moves(conn, repositories.require(conn, repository), None, limit, [tag])
+
     def delete(self, repository: str, reference: Reference) -> None:
         with self.db.write() as conn:
             repository_id = repositories.find(conn, repository, lock=True)
@@ -277,6 +288,27 @@ class ManifestStore:
         with self.db.read() as conn:
             found = manifest_rows.referrers(conn, repository, str(subject), artifact_type, after, limit + 1)
         return found[:limit], len(found) > limit
+
+
+def move_tag(conn: Connection, repository: str, tag: str, digest: str, reason: str) -> str:
+    """Point an existing tag at another image of the repository, inside the caller's write
+    transaction (a revert: `cais tag revert`, or a deploy rule after a rollback). The image must
+    be in the repository and the tag's mutability allow the move, as for a push; the move goes
+    into the tag's history with `reason` and becomes a tag.moved event (not image.pushed: nothing
+    was pushed, so deploy rules do not fire). Returns where the tag pointed before."""
+    repository_id = repositories.find(conn, repository, lock=True)
+    if repository_id is None:
+        raise repositories.unknown(repository)
+    if not manifest_rows.present(conn, repository_id, [digest]):
+        raise ManifestUnknown(f"manifest {digest} unknown to {repository}", {"digest": digest})
+    previous = tag_rows.current(conn, repository_id, tag)
+    if previous is None:
+        raise ManifestUnknown(f"tag {tag} unknown to {repository}", {"tag": tag})
+    if previous != digest:
+        ManifestStore._check_mutability(conn, repository, repository_id, {tag: previous}, digest)
+        tag_rows.put(conn, repository_id, tag, digest, previous, reason)
+        events.enqueue(conn, event_kinds.TAG_MOVED, repository, event_kinds.TagMoved(tag, digest, previous, reason))
+    return previous
 
 
 def delete_manifest(

@@ -9,8 +9,9 @@ for ECR (a Lambda behind an EventBridge rule, say) port over.
 
 image.pushed, image.deleted and tag.deleted are "ECR Image Action" events (an event carries
 one tag, as ECR's do: the first of a push that named several). Other areas add their own
-detail-types with `define` (the scanner: "ECR Image Scan"); kinds nothing defines are not sent
-to these subscriptions.
+detail-types with `define` (the scanner: "ECR Image Scan"; deployments: ECS's "ECS Deployment
+State Change", from source aws.ecs with the service's ARN in `resources`); kinds nothing
+defines are not sent to these subscriptions.
 """
 
 from __future__ import annotations
@@ -24,14 +25,20 @@ from . import Origin, Rendered, timestamp
 from .cais import JSON, encode
 
 Detail = Callable[[EventRow], tuple[str, dict[str, Any]]]  # (detail-type, detail)
-_details: dict[str, Detail] = {}
+Resources = Callable[[EventRow], list[str]]
+_details: dict[str, tuple[Detail, str, Resources]] = {}
 
 
-def define(kind: str) -> Callable[[Detail], Detail]:
-    """Register how events of `kind` look on EventBridge."""
+def _none(event: EventRow) -> list[str]:
+    return []
+
+
+def define(kind: str, source: str = "aws.ecr", resources: Resources = _none) -> Callable[[Detail], Detail]:
+    """Register how events of `kind` look on EventBridge (`source`: the AWS service that would
+    send them; `resources`: the ARNs the event is about)."""
 
     def register(detail: Detail) -> Detail:
-        _details[kind] = detail
+        _details[kind] = (detail, source, resources)
         return detail
 
     return register
@@ -78,16 +85,17 @@ class EventBridge:
         return kind in _details
 
     def render(self, event: EventRow, origin: Origin, options: dict[str, Any]) -> Rendered:
-        detail_type, detail = _details[event.kind](event)
+        shape, source, resources = _details[event.kind]
+        detail_type, detail = shape(event)
         body = {
             "version": "0",
             "id": event.event_id,
             "detail-type": detail_type,
-            "source": "aws.ecr",
+            "source": source,
             "account": origin.account,
             "time": timestamp(event.created_at, fraction=False),
             "region": origin.region,
-            "resources": [],
+            "resources": resources(event),
             "detail": detail,
         }
         return Rendered(encode(body), {"content-type": JSON})

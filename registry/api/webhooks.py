@@ -20,8 +20,6 @@ Errors have the OCI shape (`{"errors": [{"code", "message"}]}`), the table below
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -33,13 +31,12 @@ from storage import errors as store
 from storage import event_kinds
 
 from ..auth.gate import Need
-from ..errors import OCIError, Problem
 from ..services import Services
-from .common import read_body
+from . import json_api
+from .json_api import Statuses
 
-MAX_BODY = 64 << 10
 # The store's errors about webhooks, as HTTP statuses (other errors go through the OCI table).
-STATUSES: dict[type[store.StoreError], tuple[int, str]] = {
+STATUSES: Statuses = {
     store.SubscriptionUnknown: (404, "NOT_FOUND"),
     store.EventUnknown: (404, "NOT_FOUND"),
     store.SubscriptionExists: (409, "CONFLICT"),
@@ -56,39 +53,11 @@ FIELDS = {
     "version": "version",
     "githubSignature": "github_signature",
 }
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def _failure(message: str, status: int = 400, code: str = "INVALID") -> JSONResponse:
-    return JSONResponse({"errors": [{"code": code, "message": message}]}, status_code=status)
-
-
-def answering(endpoint: Endpoint) -> Endpoint:
-    """Store errors about webhooks become this API's answers; the rest go to the app's handlers."""
-
-    async def answered(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except store.StoreError as exc:
-            for cls in type(exc).__mro__:
-                if cls in STATUSES:
-                    status, code = STATUSES[cls]
-                    return _failure(exc.message, status, code)
-            raise
-
-    answered.__name__ = endpoint.__name__
-    return answered
+answering = json_api.answering(STATUSES)
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    raw = await read_body(request, MAX_BODY, lambda reason: OCIError(Problem.UNSUPPORTED, reason))
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise store.SubscriptionInvalid("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise store.SubscriptionInvalid("the body must be a JSON object")
-    return body
+    return await json_api.json_object(request, store.SubscriptionInvalid)
 
 
 def _changes(body: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +139,7 @@ def routes(services: Services) -> list[Route]:
         body = await _json(request)
         event_id, since = body.get("eventId"), body.get("since")
         if (event_id is None) == (since is None):
-            return _failure("give eventId or since")
+            return json_api.failure("give eventId or since")
         count = await services.threads.run(hooks.redeliver, request.path_params["name"], event_id, since)
         return JSONResponse({"queued": count})
 

@@ -12,6 +12,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from deployer.errors import DeployError
+
 from ..config import parse_seconds
 from ..services import Services
 
@@ -31,6 +33,14 @@ def action(
     parser: argparse.ArgumentParser = actions.add_parser(name, help=summary, description=description)
     common(parser)
     return parser
+
+
+def cluster_service(target: str) -> tuple[str, str]:
+    """CLUSTER/SERVICE, as the deploy commands name a service."""
+    cluster, sep, service = target.partition("/")
+    if not sep or not cluster or not service:
+        raise DeployError(f"expected CLUSTER/SERVICE, not {target!r}")
+    return cluster, service
 
 
 def duration(text: str) -> float:

@@ -16,15 +16,16 @@ from typing import Any
 from deployer import bindings
 from deployer.errors import DeployError
 from deployer.logs import log_files, merged
+from deployer.progress import deployment_status
 from deployer.store import DEFAULT_CONFIG, DeployerStore, ServiceState
 from storage.metadata.ecs_taskdefs import TaskDefinitionRow
 
 from ..aws import model, shapes
 from ..aws.errors import AwsError
 from ..ecs import present
-from ..ecs.present import deployment_status
 from ..services import Services
-from . import Handler
+from . import Handler, deploy_rules
+from . import cluster_service as _split
 
 FOLLOW_EVERY = 1.0
 
@@ -49,13 +50,6 @@ def _when(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _split(target: str) -> tuple[str, str]:
-    cluster, sep, service = target.partition("/")
-    if not sep or not cluster or not service:
-        raise DeployError(f"expected CLUSTER/SERVICE, not {target!r}")
-    return cluster, service
 
 
 def register(args: argparse.Namespace, services: Services) -> int:
@@ -406,6 +400,7 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     shown.add_argument("--json", action="store_true", help="print JSON")
     listed = action("list", "list services", "List every service with its counts and rollout state.", list_services)
     listed.add_argument("--json", action="store_true", help="print JSON")
+    deploy_rules.add(action, actions, common)
 
     logs_parser = commands.add_parser(
         "logs",

@@ -1,4 +1,4 @@
-"""`cais repo create|list|show|delete|set`, `cais image list|delete` and `cais tag delete`."""
+"""`cais repo create|list|show|delete|set`, `cais image list|delete` and `cais tag delete|history|revert`."""
 
 from __future__ import annotations
 
@@ -204,6 +204,42 @@ def delete_tag(args: argparse.Namespace, services: Services) -> int:
     return 0
 
 
+def _short(digest: str | None) -> str:
+    return digest[:19] if digest else "-"
+
+
+def tag_history(args: argparse.Namespace, services: Services) -> int:
+    repository, tag = args.tag
+    moves = services.manifests.tag_history(repository, tag, args.limit)
+    if args.json:
+        print(json.dumps([move.document() for move in moves], indent=2))
+        return 0
+    print(f"{'WHEN':<19}  {'WHO':<24} {'FROM':<19} -> {'TO':<19}  WHY")
+    for move in moves:
+        who = f"{move.actor_kind or '?'} {move.actor_name or ''}".strip()
+        why = move.reason or ("deleted" if move.digest is None else "pushed" if move.previous is None else "moved")
+        print(f"{when(move.at):<19}  {who:<24} {_short(move.previous):<19} -> {_short(move.digest):<19}  {why}")
+    return 0
+
+
+def revert_tag(args: argparse.Namespace, services: Services) -> int:
+    repository, tag = args.tag
+    digest = args.to
+    if not digest.startswith("sha256:") or len(digest) < 71:
+        known = {m.digest for m in services.manifests.tag_history(repository, tag, 1000) if m.digest}
+        found = sorted(d for d in known if d.startswith(digest) or d.startswith(f"sha256:{digest}"))
+        if len(found) != 1:
+            print(f"cais: {digest!r} names {len(found)} digests of the history of {repository}:{tag}", file=sys.stderr)
+            return 1
+        digest = found[0]
+    previous = services.manifests.move_tag(repository, tag, digest, args.reason)
+    if previous == digest:
+        print(f"{repository}:{tag} points at {digest} already")
+    else:
+        print(f"{repository}:{tag}: {previous} -> {digest}")
+    return 0
+
+
 def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     repo = commands.add_parser(
         "repo", help="manage repositories", description="Create, list, show, change and delete repositories."
@@ -266,7 +302,7 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     image_delete.add_argument("image", metavar="REPO:TAG|REPO@DIGEST", type=image_reference)
     image_delete.set_defaults(handler=delete_image)
 
-    tag = commands.add_parser("tag", help="manage tags", description="Remove tags from images.")
+    tag = commands.add_parser("tag", help="manage tags", description="Remove tags, see and revert their history.")
     tag_actions = tag.add_subparsers(dest="action", metavar="ACTION", required=True)
     tag_delete = action(
         tag_actions,
@@ -278,3 +314,27 @@ def add(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     )
     tag_delete.add_argument("tag", metavar="REPO:TAG", type=tag_reference)
     tag_delete.set_defaults(handler=delete_tag)
+    history = action(
+        tag_actions,
+        common,
+        "history",
+        "where a tag pointed, and who moved it",
+        "Every move of REPO:TAG, newest first: when, who (the user, robot, deploy rule...), from which digest to "
+        "which, and why when it was not a push (a revert, a rollback).",
+    )
+    history.add_argument("tag", metavar="REPO:TAG", type=tag_reference)
+    history.add_argument("--limit", type=int, default=100, help="moves shown (default 100)")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.set_defaults(handler=tag_history)
+    revert = action(
+        tag_actions,
+        common,
+        "revert",
+        "point a tag back at an earlier image",
+        "Move REPO:TAG back to DIGEST (an image of the repository; a digest prefix found in the tag's history "
+        "does). Immutable tags stay where they are, as for a push. The move and its reason go into the history.",
+    )
+    revert.add_argument("tag", metavar="REPO:TAG", type=tag_reference)
+    revert.add_argument("--to", required=True, metavar="DIGEST", help="the image the tag should point at")
+    revert.add_argument("--reason", default="reverted with cais tag revert", help="why (kept in the history)")
+    revert.set_defaults(handler=revert_tag)

@@ -36,6 +36,8 @@ def gc(args: argparse.Namespace, services: Services) -> int:
         print(f"delete   {digest} ({human_size(size)})")
     for digest in plan.bodies:
         print(f"delete   manifest body {digest}")
+    for digest, why in plan.kept.items():
+        print(f"keep     {digest} ({why})")
     blobs = f"{len(plan.blobs)} blobs ({human_size(plan.bytes)})"
     summary = f"{len(plan.links)} unused links, {blobs}, {len(plan.bodies)} manifest bodies"
     if args.dry_run:

@@ -7,6 +7,7 @@ from typing import Any
 
 from deployer.arns import Arns
 from deployer.planner import breaker_threshold
+from deployer.progress import deployment_status
 from deployer.store import ServiceState, TaskState
 from storage.metadata.ecs_clusters import ClusterRow, InstanceRow
 from storage.metadata.ecs_services import DeploymentRow
@@ -126,20 +127,6 @@ def service_deployment_arn(arns: Arns, state: ServiceState, row: DeploymentRow) 
 
 def _revision(arns: Arns, state: ServiceState, row: DeploymentRow) -> str:
     return arns.service_revision(state.cluster.name, state.service.name, row.task_definition_id)
-
-
-def deployment_status(row: DeploymentRow, rollback: DeploymentRow | None) -> str:
-    """ECS's ServiceDeployment status: a deployment the circuit breaker rolled back carries the
-    rollback's progress (the rollback is part of its story, not a deployment of its own)."""
-    if rollback is not None:
-        return {"IN_PROGRESS": "ROLLBACK_IN_PROGRESS", "COMPLETED": "ROLLBACK_SUCCESSFUL"}.get(
-            rollback.rollout_state, "ROLLBACK_FAILED"
-        )
-    if row.rollout_state == "COMPLETED":
-        return "SUCCESSFUL"
-    if row.rollout_state == "IN_PROGRESS" and not row.stopped:
-        return "IN_PROGRESS"
-    return "STOPPED"
 
 
 def service_deployment(

@@ -12,12 +12,12 @@ out, following ECR's documented evaluation rules:
 
 Beyond ECR, every verdict says why: which rule expired or kept the image, and which lower rules
 would have expired it had a higher one not claimed it. Digests in `protected` (in use by a
-running service) are never expired.
+running service, with the reason: "running in prod/api") are never expired.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .. import wildcard
@@ -84,7 +84,7 @@ def _kept_reason(rule: Rule) -> str:
 
 
 def evaluate(
-    policy: Policy, images: Iterable[Image], now: float, protected: frozenset[str] = frozenset()
+    policy: Policy, images: Iterable[Image], now: float, protected: Mapping[str, str] | None = None
 ) -> list[Verdict]:
     ordered = _newest_first(images)
     claimed: dict[str, tuple[Rule, str | None]] = {}  # digest -> claiming rule, why it would expire
@@ -97,13 +97,12 @@ def evaluate(
                 claimed[image.digest] = (rule, expiring.get(image.digest))
             elif image.digest in expiring:
                 overridden.setdefault(image.digest, []).append(rule.priority)
-    return [
-        _verdict(image, claimed.get(image.digest), overridden.get(image.digest, []), protected) for image in ordered
-    ]
+    kept = protected or {}
+    return [_verdict(image, claimed.get(image.digest), overridden.get(image.digest, []), kept) for image in ordered]
 
 
 def _verdict(
-    image: Image, claim: tuple[Rule, str | None] | None, lower: list[int], protected: frozenset[str]
+    image: Image, claim: tuple[Rule, str | None] | None, lower: list[int], protected: Mapping[str, str]
 ) -> Verdict:
     if claim is None:
         return Verdict(image, False, None, "no rule selects it")
@@ -116,6 +115,6 @@ def _verdict(
             image, False, rule.priority, f"kept by rule {rule.priority}: {_kept_reason(rule)}{shadow}", tuple(lower)
         )
     if image.digest in protected:
-        reason = f"kept: in use by a running service (rule {rule.priority} would expire it: {expiring})"
+        reason = f"kept: {protected[image.digest]} (rule {rule.priority} would expire it: {expiring})"
         return Verdict(image, False, rule.priority, reason, tuple(lower))
     return Verdict(image, True, rule.priority, f"expired by rule {rule.priority}: {expiring}", tuple(lower))

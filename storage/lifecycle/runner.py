@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +27,13 @@ from ..metadata.schema import manifests
 from .evaluate import Image, Verdict, evaluate
 from .policy import parse
 
-# Digests of a repository that must never expire (images the deployer runs or may roll back to:
-# deployer/retention.py provides them).
-ProtectedDigests = Callable[[str], set[str]]
+# Digests of a repository that must never expire, each with why (images the deployer runs or may
+# roll back to: deployer/retention.py provides them).
+ProtectedDigests = Callable[[str], Mapping[str, str]]
 
 
-def nothing_protected(repository: str) -> set[str]:
-    return set()
+def nothing_protected(repository: str) -> Mapping[str, str]:
+    return {}
 
 
 def _lifecycle(who: actor.Actor) -> actor.Actor:
@@ -84,8 +84,7 @@ class Lifecycle:
         self.protected = protected
 
     def _judge(self, conn: Connection, repository: str, repository_id: int, text: str) -> list[Verdict]:
-        protected = frozenset(self.protected(repository))
-        return evaluate(parse(text), _judged_images(conn, repository_id), time.time(), protected)
+        return evaluate(parse(text), _judged_images(conn, repository_id), time.time(), self.protected(repository))
 
     def preview(self, repository: str, policy_text: str | None = None) -> list[Verdict]:
         """Judge the images with `policy_text` (default: the repository's policy) and keep the

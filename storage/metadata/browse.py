@@ -33,6 +33,12 @@ class TagMove:
     at: float
     actor_kind: str | None  # who moved it (storage/actor.py); None: moved before this was recorded
     actor_name: str | None
+    reason: str | None = None  # why, when it was not a plain push or delete (a revert)
+
+    def document(self) -> dict[str, Any]:
+        """As `cais tag history --json` and the API show it."""
+        who = {"kind": self.actor_kind, "name": self.actor_name} if self.actor_kind else None
+        return {"at": self.at, "actor": who, "from": self.previous, "to": self.digest, "reason": self.reason}
 
 
 def figures(conn: Connection, repository_ids: list[int]) -> dict[int, RepositoryFigures]:
@@ -135,4 +141,4 @@ def tag_moves(
     if only_tags is not None:
         query = query.where(tag_history.c.tag.in_(only_tags))
     rows = conn.execute(query.order_by(tag_history.c.id.desc()).limit(limit))
-    return [TagMove(r.id, r.tag, r.digest, r.previous, r.at, r.actor_kind, r.actor_name) for r in rows]
+    return [TagMove(r.id, r.tag, r.digest, r.previous, r.at, r.actor_kind, r.actor_name, r.reason) for r in rows]

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from .schema import ecs_deployment_steps as steps
 from .schema import ecs_deployments as deps
 from .schema import ecs_service_events as events
 from .schema import ecs_services as services
@@ -198,3 +199,28 @@ def uses_definition(conn: Connection, definition_id: int) -> bool:
     in_services = select(services.c.id).where(services.c.task_definition_id == definition_id).limit(1)
     in_deployments = select(deps.c.id).where(deps.c.task_definition_id == definition_id).limit(1)
     return conn.execute(in_services).first() is not None or conn.execute(in_deployments).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    deployment_id: str
+    at: float
+    message: str
+    counts: dict[str, int]
+
+
+def add_step(conn: Connection, deployment_id: str, message: str, counts: dict[str, int]) -> None:
+    values = {"deployment_id": deployment_id, "at": time.time(), "message": message, "doc": json.dumps(counts)}
+    conn.execute(insert(steps).values(**values))
+
+
+def last_step(conn: Connection, deployment_id: str) -> StepRow | None:
+    query = select(steps).where(steps.c.deployment_id == deployment_id).order_by(steps.c.id.desc()).limit(1)
+    row = conn.execute(query).first()
+    return StepRow(row.deployment_id, row.at, row.message, json.loads(row.doc)) if row is not None else None
+
+
+def rollout_steps(conn: Connection, deployment_ids: list[str]) -> list[StepRow]:
+    """The rollout steps of these deployments, oldest first."""
+    query = select(steps).where(steps.c.deployment_id.in_(deployment_ids)).order_by(steps.c.id)
+    return [StepRow(row.deployment_id, row.at, row.message, json.loads(row.doc)) for row in conn.execute(query)]

@@ -1,5 +1,4 @@
-"""Tasks of the deployer, their log streams, and the image digests that must be kept because
-something runs or may run them again."""
+"""Tasks of the deployer and their log streams."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from .schema import ecs_clusters, ecs_deployments, ecs_log_streams, ecs_services, ecs_task_definitions, ecs_tasks
+from .schema import ecs_clusters, ecs_log_streams, ecs_services, ecs_tasks
 from .upsert import insert_ignore
 
 LIVE = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING")
@@ -136,26 +135,6 @@ def log_streams(conn: Connection, group: str | None = None, prefix: str = "") ->
         StreamRow(r.log_group, r.stream, r.task_id, r.container, r.created_at, r.cluster, r.service)
         for r in conn.execute(query)
     ]
-
-
-def images_in_use(conn: Connection) -> set[tuple[str, str | None]]:
-    """(image reference, digest or None) of every image a live task runs or a PRIMARY or ACTIVE
-    deployment may start again: what retention must never remove. Rollback targets that are no
-    longer deployed are the caller's to add (ecs_services.last_completed)."""
-    found: set[tuple[str, str | None]] = set()
-    for (doc,) in conn.execute(select(ecs_tasks.c.doc).where(ecs_tasks.c.last_status != "STOPPED")):
-        for container in json.loads(doc).get("containers", []):
-            found.add((container["image"], container.get("imageDigest")))
-    query = (
-        select(ecs_task_definitions.c.doc)
-        .join(ecs_deployments, ecs_deployments.c.task_definition_id == ecs_task_definitions.c.id)
-        .where(ecs_deployments.c.status.in_(("PRIMARY", "ACTIVE")))
-    )
-    for (doc,) in conn.execute(query):
-        for container in json.loads(doc).get("containerDefinitions", []):
-            image = container["image"]
-            found.add((image, image.partition("@")[2] or None))
-    return found
 
 
 def prune_stopped(conn: Connection, before: float) -> list[str]:

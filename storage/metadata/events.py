@@ -100,6 +100,13 @@ def by_seq(conn: Connection, seqs: list[int]) -> dict[int, EventRow]:
     return {record.id: _row(record) for record in conn.execute(select(events).where(events.c.id.in_(seqs)))}
 
 
+def later(conn: Connection, kind: str, repository: str, after: int) -> list[EventRow]:
+    """Events of `kind` about `repository` written after the event numbered `after`, oldest first
+    (a deploy rule looks ahead for newer pushes)."""
+    query = select(events).where(events.c.id > after, events.c.type == kind, events.c.repository == repository)
+    return [_row(record) for record in conn.execute(query.order_by(events.c.id))]
+
+
 def find(conn: Connection, event_id: str) -> EventRow | None:
     record = conn.execute(select(events).where(events.c.event_id == event_id)).first()
     return _row(record) if record is not None else None

@@ -134,6 +134,7 @@ tag_history = Table(
     Column("at", Float, nullable=False),
     Column("actor_kind", String(16)),  # who moved the tag (storage/actor.py); NULL: moved before 0010_console
     Column("actor_name", NAME),
+    Column("reason", Text),  # why, when it was not a plain push or delete (a revert)
     Index("ix_tag_history_tag", "repository_id", "tag"),
 )
 
@@ -606,4 +607,73 @@ ecs_engine_rollouts = Table(
     Column("ref", String(128), nullable=False),
     Column("handed_at", Float, nullable=False),
     Index("ix_ecs_engine_rollouts_service", "service_id"),
+)
+
+
+# -- push to deploy (hooks/deploy/) -------------------------------------------------------------
+# Deploy rules: a push of a matching repository and tag becomes a deployment of a service.
+deploy_rules = Table(
+    "deploy_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("repository", NAME, nullable=False),  # a pattern (team/*)
+    Column("tag", String(128), nullable=False),  # a pattern (main, v*)
+    Column("cluster", NAME, nullable=False),
+    Column("service", NAME, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: container, scan gate, approval, revertTag
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# One row per push a rule took up: its way through the gates to a deployment, and how that ended.
+deploy_runs = Table(
+    "deploy_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", NAME, nullable=False),
+    Column("event_id", String(64), nullable=False),  # the image.pushed event (a repeat finds its run)
+    Column("cluster", NAME, nullable=False),
+    Column("service", NAME, nullable=False),
+    Column("repository", NAME, nullable=False),
+    Column("tag", String(128), nullable=False),
+    Column("digest", DIGEST, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("reason", Text),
+    Column("deployment_id", String(64)),  # the ECS deployment it started
+    Column("doc", Text, nullable=False),  # JSON: who pushed, scan and gate, revision, rollback
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float),
+    UniqueConstraint("rule", "event_id", name="uq_deploy_runs_rule_event"),
+    Index("ix_deploy_runs_service", "cluster", "service", "id"),
+    Index("ix_deploy_runs_deployment", "deployment_id"),
+    Index("ix_deploy_runs_image", "repository", "digest"),
+)
+
+# The timeline of a run, as the hook saw it (push, scan, gate, revision, outcome, tag revert).
+deploy_steps = Table(
+    "deploy_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("deploy_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON details (counts, digests)
+    Index("ix_deploy_steps_run", "run_id", "id"),
+)
+
+# The rollout of each ECS deployment, as the deployer's scheduler drove it: task counts at each change.
+ecs_deployment_steps = Table(
+    "ecs_deployment_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("doc", Text, nullable=False),  # JSON: desired, running, pending, old, failed
+    Index("ix_ecs_deployment_steps_deployment", "deployment_id", "id"),
 )

@@ -1,4 +1,6 @@
-"""Tags: a mutable name -> digest map per repository, with an append-only history."""
+"""Tags: a mutable name -> digest map per repository, with an append-only history that says who
+moved each tag (storage/actor.py), when, from which digest to which, and why when a reason was
+given (a revert)."""
 
 from __future__ import annotations
 
@@ -41,28 +43,33 @@ def current(conn: Connection, repository_id: int, tag: str, lock: bool = True) -
     return conn.execute(statement, {"repository_id": repository_id, "tag": tag}).scalar()
 
 
-def _history(conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None) -> None:
-    """A row of the tag's history, naming who moved it (storage/actor.py, as events do)."""
+def _history(
+    conn: Connection, repository_id: int, tag: str, digest: str | None, previous: str | None, reason: str | None = None
+) -> None:
+    """A row of the tag's history, naming who moved it (storage/actor.py, as events do) and why
+    when it was not a plain push or delete (a revert)."""
     row = {"repository_id": repository_id, "tag": tag, "digest": digest, "previous": previous, "at": time.time()}
     who = actor.current()
-    conn.execute(_INSERT_HISTORY, {**row, "actor_kind": who.kind, "actor_name": who.name})
+    conn.execute(_INSERT_HISTORY, {**row, "actor_kind": who.kind, "actor_name": who.name, "reason": reason})
 
 
-def put(conn: Connection, repository_id: int, tag: str, digest: str, previous: str | None) -> str | None:
+def put(
+    conn: Connection, repository_id: int, tag: str, digest: str, previous: str | None, reason: str | None = None
+) -> str | None:
     """Point `tag` at `digest`; returns the digest it pointed to before (None if new). `previous`:
     what `current` (which locks the tag) returned earlier in this transaction."""
     now = time.time()
     if previous is None:
         row = {"repository_id": repository_id, "name": tag, "digest": digest, "updated_at": now}
         if insert_ignore(conn, tags, row).rowcount == 1:
-            _history(conn, repository_id, tag, digest, None)
+            _history(conn, repository_id, tag, digest, None, reason)
             return None
         previous = current(conn, repository_id, tag)  # created meanwhile by a transaction that committed
     if previous == digest:
         return previous
     where = (tags.c.repository_id == repository_id) & (tags.c.name == tag)
     conn.execute(update(tags).where(where).values(digest=digest, updated_at=now))
-    _history(conn, repository_id, tag, digest, previous)
+    _history(conn, repository_id, tag, digest, previous, reason)
     return previous
 
 

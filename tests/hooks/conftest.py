@@ -76,8 +76,5 @@ def hooked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver().start()
-    try:
+    with Receiver.running() as found:
         yield found
-    finally:
-        found.stop()

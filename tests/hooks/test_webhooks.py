@@ -39,7 +39,7 @@ def test_events_arrive_signed_in_order_saying_who(hooked: ServerProcess, receive
         "tag.deleted",
     ]
     assert [got[i].headers["webhook-id"] for i in range(5)] == [doc["id"] for doc in docs]
-    assert docs[3]["data"] == {"tag": "v1", "digest": second.digest, "previous": first.digest}
+    assert docs[3]["data"] == {"tag": "v1", "digest": second.digest, "previous": first.digest, "reason": None}
     assert docs[1]["actor"] == {"kind": "anonymous", "name": ""}
     assert docs[1]["request"]["address"] == "127.0.0.1" and len(docs[1]["request"]["id"]) >= 16
     assert len({doc["request"]["id"] for doc in docs}) == 4  # one request per push, the push made the repository

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -75,6 +76,15 @@ class Receiver:
             self._server.should_exit = True
             self._thread.join(10)
             self._server = None
+
+    @classmethod
+    @contextmanager
+    def running(cls) -> Iterator[Receiver]:
+        found = cls().start()
+        try:
+            yield found
+        finally:
+            found.stop()
 
     def wait(self, count: int, timeout: float = 30.0) -> list[Received]:
         wait_for(lambda: len(self.received) >= count, timeout)

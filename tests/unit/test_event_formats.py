@@ -12,8 +12,10 @@ import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from standardwebhooks import Webhook
 
+from deployer import events as deployments
 from hooks import destinations, signing
 from hooks.backoff import Backoff
+from hooks.deploy import events as deploy_events
 from hooks.fanout import matches, wants_kind
 from hooks.formats import Origin, formats
 from storage import event_kinds
@@ -154,6 +156,40 @@ def test_the_eventbridge_shape_is_ecrs() -> None:
         event(event_kinds.TAG_DELETED, event_kinds.TagDeleted("old", DIGEST)), ORIGIN, {}
     )
     assert json.loads(untagged.body)["detail"]["action-type"] == "DELETE"
+
+
+def test_deployments_on_eventbridge_are_ecs_deployment_state_changes() -> None:
+    arn = "arn:aws:ecs:eu-west-1:123456789012:service/prod/api"
+    changed = deployments.DeploymentChanged(
+        "prod", "api", arn, "ecs-svc/1234567890123456789", "api:7", {"app": f"127.0.0.1:5000/team/app@{DIGEST}"},
+        "FAILED", "ECS deployment circuit breaker: tasks failed to start.", 2, 0, 3, DIGEST,
+    )  # fmt: skip
+    eventbridge = formats()["eventbridge"]
+    rendered = json.loads(eventbridge.render(event(deployments.FAILED, changed), ORIGIN, {}).body)
+    assert (rendered["detail-type"], rendered["source"], rendered["resources"]) == (
+        "ECS Deployment State Change",
+        "aws.ecs",
+        [arn],
+    )
+    assert rendered["detail"] == {
+        "eventType": "ERROR",
+        "eventName": "SERVICE_DEPLOYMENT_FAILED",
+        "deploymentId": "ecs-svc/1234567890123456789",
+        "updatedAt": "2026-01-02T03:04:05.678Z",
+        "reason": "ECS deployment circuit breaker: tasks failed to start.",
+    }
+    names = {
+        kind.name: json.loads(eventbridge.render(event(kind, changed), ORIGIN, {}).body)["detail"]["eventName"]
+        for kind in deployments.KINDS
+    }
+    assert names == {
+        "deployment.started": "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "deployment.rolled_back": "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "deployment.completed": "SERVICE_DEPLOYMENT_COMPLETED",
+        "deployment.failed": "SERVICE_DEPLOYMENT_FAILED",
+    }
+    assert not formats()["distribution"].renders("deployment.started")
+    assert eventbridge.renders(deploy_events.BLOCKED.name)
 
 
 def test_signatures_verify_with_standardwebhooks_during_a_rotation() -> None:

@@ -152,9 +152,10 @@ def test_verdicts_explain_which_rule_kept_or_expired_each_image() -> None:
 def test_protected_images_are_never_expired() -> None:
     images = [image("a", [], 3), image("b", [], 2), image("c", [], 1)]
     policy = parse(json.dumps({"rules": [rule(1, {"tagStatus": "untagged"} | count(1))]}))
-    verdicts = evaluate(policy, images, NOW, protected=frozenset({"sha256:a"}))
+    verdicts = evaluate(policy, images, NOW, protected={"sha256:a": "running in prod/api"})
     assert {v.image.digest for v in verdicts if v.expire} == {"sha256:b"}
-    assert "in use by a running service" in next(v.reason for v in verdicts if v.image.digest == "sha256:a")
+    reason = next(v.reason for v in verdicts if v.image.digest == "sha256:a")
+    assert reason.startswith("kept: running in prod/api (rule 1 would expire it: imageCountMoreThan 1")
 
 
 def test_since_image_pulled_counts_from_the_last_pull_else_the_push() -> None:
